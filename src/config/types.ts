@@ -1,0 +1,68 @@
+/** How a config file names a channel: a number is an id, a string is a name. */
+export type ChannelRef = number | string;
+
+export type WindowKind = 'daily' | 'weekly' | 'monthly' | 'total';
+
+/** Where a value came from, for messages that point at file:line. */
+export interface Source {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** One free-quota budget from channels.yaml, with defaults applied. */
+export interface Budget {
+  /** Stable identity used in state and output: `<channel>` or `<channel>/<model>`. */
+  key: string;
+  channel: ChannelRef;
+  /** Count only logs whose model_name equals this. */
+  model?: string;
+  freeTokens: number;
+  window: WindowKind;
+  /** "HH:MM" local time at which the window renews. */
+  resetAt: string;
+  /** "YYYY-MM-DD", the start of a `total` window. */
+  since?: string;
+  warnAt: number;
+  demoteAt: number;
+  source: Source;
+}
+
+export interface DefaultPriority {
+  channel: ChannelRef;
+  priority: number;
+  source: Source;
+}
+
+/** The validated, normalised contents of channels.yaml and priorities.yaml. */
+export interface Config {
+  /** IANA zone for budget windows. */
+  timezone: string;
+  budgets: Budget[];
+  reset: { at: string; timezone: string };
+  defaults: DefaultPriority[];
+  demoted: number;
+}
+
+export interface ConfigIssue {
+  severity: 'error' | 'warning';
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted path of the key, e.g. `channels[0].free_tokens`. */
+  key: string;
+  message: string;
+}
+
+/** Renders an issue as `file:line:col key: message`. */
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}:${i.line}:${i.col} ${i.key}: ${i.message}`;
+}
+
+/** Invalid configuration; carries every issue found. Exit code 78 (EX_CONFIG). */
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
