@@ -1,0 +1,96 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DateTime } from 'luxon';
+import { pino } from 'pino';
+import { loadConfig } from '../../config/load.js';
+import { ConfigError } from '../../config/types.js';
+import { createClient } from '../../oneapi/client.js';
+import { ManualClock } from '../../platform/clock.js';
+import { runCycle } from '../../reconcile/cycle.js';
+import { openStateStore } from '../../state/store.js';
+import { startSimulator, type SimChannel } from '../../sim/simulator.js';
+import { generateTraffic, type Demand } from '../../sim/traffic.js';
+import { changeLine } from '../render.js';
+
+/** The example config shipped at the package root. */
+export const EXAMPLE_DIR = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** The demo's OneAPI: the four free Volcengine channels, a paid fallback and a channel quota-pilot must not touch. */
+export function demoChannels(): SimChannel[] {
+  return [
+    { id: 1, name: 'volc-deepseek', priority: 100, status: 1, models: 'DeepSeek-V3-2-251201', key: 'sk-volc-1' },
+    { id: 2, name: 'volc-doubao-seed-code', priority: 100, status: 1, models: 'Doubao-Seed-Code-Preview-251028', key: 'sk-volc-2' },
+    { id: 3, name: 'volc-glm', priority: 100, status: 1, models: 'GLM-4-7-251222', key: 'sk-volc-3' },
+    { id: 4, name: 'volc-kimi', priority: 100, status: 1, models: 'Kimi-K2-Thinking-251104', key: 'sk-volc-4' },
+    { id: 5, name: 'paid-deepseek', priority: 50, status: 1, models: 'DeepSeek-V3-2-251201', key: 'sk-paid-5' },
+    { id: 6, name: 'team-openai', priority: 7, status: 1, models: 'gpt-4o', key: 'sk-openai-6' },
+  ];
+}
+
+/** Tokens per hour: DeepSeek runs out in the evening, GLM around midnight, the others stay within budget. */
+export const DEMO_DEMAND: Demand = {
+  'DeepSeek-V3-2-251201': 380_000,
+  'Doubao-Seed-Code-Preview-251028': 250_000,
+  'GLM-4-7-251222': 300_000,
+  'Kimi-K2-Thinking-251104': 90_000,
+  'gpt-4o': 50_000,
+};
+
+/**
+ * Runs the real cycle against the simulator over HTTP on 127.0.0.1, on a simulated clock: an evening of traffic,
+ * demotions, and the nightly reset at 02:20 bringing the free channels back. Exits 0 only if all of that happened.
+ */
+export async function demoCommand(opts: { speed: number }): Promise<number> {
+  const loaded = await loadConfig(EXAMPLE_DIR, { flavor: 'one-api' });
+  if (!loaded.config) throw new ConfigError(loaded.issues.filter((i) => i.severity === 'error'));
+  const config = loaded.config;
+  const tz = config.reset.timezone;
+  const clock = new ManualClock(DateTime.fromISO('2026-11-24T18:00', { zone: tz }).toMillis());
+  const sim = await startSimulator({ flavor: 'one-api', channels: demoChannels(), now: () => clock.now() });
+  const stateDir = await mkdtemp(join(tmpdir(), 'quota-pilot-demo-'));
+  const say = (s: string) => process.stdout.write(s + '\n');
+  const seen = { demoted: new Set<number>(), restored: new Set<number>(), reset: false };
+  try {
+    const client = createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000 });
+    const deps = { client, config, store: openStateStore(stateDir), log: pino({ level: 'silent' }) };
+    say(`OneAPI simulator on ${sim.url}; example config from ${EXAMPLE_DIR}; state in ${stateDir}`);
+    say(`Simulated evening of ${DateTime.fromMillis(clock.now(), { zone: tz }).toISODate()} (${tz}), a cycle every 10 simulated minutes.\n`);
+    const stepSec = 600;
+    const end = DateTime.fromISO('2026-11-25T03:00', { zone: tz }).toMillis();
+    while (clock.now() < end) {
+      const from = Math.floor(clock.now() / 1000);
+      generateTraffic(sim, DEMO_DEMAND, from, from + stepSec);
+      clock.advance(stepSec * 1000);
+      const r = await runCycle(deps, { nowMs: clock.now() });
+      if (!r.ok || !r.decision) throw r.error ?? new Error('cycle failed');
+      const time = DateTime.fromMillis(clock.now(), { zone: tz }).toFormat('HH:mm');
+      const cols = r.decision.budgets.map((b) => {
+        const ch = sim.channels.find((c) => c.id === b.channelId);
+        return `${b.budget.key.replace(/^volc-/, '').padEnd(19)}${(b.ratio * 100).toFixed(0).padStart(4)}% p${ch?.priority}`;
+      });
+      const paid = sim.channels.find((c) => c.id === 5)!;
+      say(`${time}  ${cols.join('  ')}  paid-deepseek p${paid.priority}`);
+      for (const w of r.decision.warnings) say(`       warning: ${w.budget.key} passed ${Math.round(w.budget.warnAt * 100)}% of its free tokens`);
+      if (r.decision.reset === 'due') {
+        seen.reset = true;
+        say('       nightly reset (02:20): default priorities restored, daily windows start again');
+      }
+      for (const c of r.applied) {
+        say(changeLine(c).replace(/^ {2}/, '       '));
+        (c.to === config.demoted ? seen.demoted : seen.restored).add(c.id);
+      }
+      await new Promise((res) => setTimeout(res, (stepSec * 1000) / opts.speed));
+    }
+    const untouched = sim.writes().every((w) => (w.body as { id?: number } | undefined)?.id !== 6);
+    say(`\n${sim.logs.length} consume logs, ${client.requestCount} requests to OneAPI, ${sim.writes().length} priority writes.`);
+    say(`team-openai (not in the config) was ${untouched ? 'never touched' : 'WRITTEN TO (bug)'}.`);
+    const ok = seen.demoted.size > 0 && seen.reset && [...seen.demoted].every((id) => seen.restored.has(id)) && untouched;
+    say(ok ? 'Demo finished: free channels were demoted when used up and came back at the nightly reset.' : 'Demo did NOT show the expected demotion and reset.');
+    return ok ? 0 : 1;
+  } finally {
+    await sim.close();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}

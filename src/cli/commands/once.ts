@@ -1,0 +1,21 @@
+import { systemClock } from '../../platform/clock.js';
+import { runCycle } from '../../reconcile/cycle.js';
+import { OneApiError } from '../../oneapi/types.js';
+import { configOrThrow, connect, context, type GlobalOptions } from '../context.js';
+import { cycleSummary } from '../render.js';
+
+/** `once` and `reset`: one cycle, then an exit code that says whether it completed. */
+export async function onceCommand(opts: GlobalOptions & { dryRun?: boolean }, forceReset: boolean): Promise<number> {
+  const ctx = context(opts, 2);
+  const { config, warnings } = await configOrThrow(ctx);
+  for (const w of warnings) ctx.log.warn({ issue: `${w.file}:${w.line}:${w.col} ${w.key}: ${w.message}` }, 'config warning');
+  const { client, store } = connect(ctx);
+  const result = await runCycle({ client, config, store, log: ctx.log }, { nowMs: systemClock.now(), dryRun: opts.dryRun, forceReset });
+  process.stdout.write(cycleSummary(forceReset ? 'reset' : 'once', result, !!opts.dryRun) + '\n');
+  if (result.ok) return 0;
+  if (result.error instanceof OneApiError) {
+    ctx.log.error({ err: { message: result.error.message, kind: result.error.kind, endpoint: result.error.endpoint, status: result.error.status } }, 'cycle failed');
+    throw result.error;
+  }
+  return 1;
+}

@@ -1,0 +1,51 @@
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { loadConfig } from '../config/load.js';
+import { ConfigError, type Config, type ConfigIssue } from '../config/types.js';
+import { createClient } from '../oneapi/client.js';
+import type { OneApiClient } from '../oneapi/types.js';
+import { environment, flavorOf, readConnection, type Connection } from '../platform/env.js';
+import { createLogger } from '../platform/logger.js';
+import { openStateStore, type StateStore } from '../state/store.js';
+
+/** Options every command takes. */
+export interface GlobalOptions {
+  configDir?: string;
+  stateDir?: string;
+}
+
+export interface Context {
+  configDir: string;
+  stateDir: string;
+  env: Record<string, string | undefined>;
+  log: Logger;
+}
+
+/** Where config and state live: flag, then environment, then the current directory. */
+export function context(opts: GlobalOptions, logFd: 1 | 2): Context {
+  const configDir = resolve(opts.configDir ?? process.env.QUOTA_PILOT_CONFIG_DIR ?? '.');
+  const stateDir = resolve(opts.stateDir ?? process.env.STATE_DIRECTORY?.split(':')[0] ?? './state');
+  const env = environment(configDir);
+  return { configDir, stateDir, env, log: createLogger({ fd: logFd, level: env.LOG_LEVEL }) };
+}
+
+/** Loads both YAML files; throws ConfigError (exit 78) on any error, before any request is sent. */
+export async function configOrThrow(ctx: Context): Promise<{ config: Config; warnings: ConfigIssue[] }> {
+  const loaded = await loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env) });
+  const errors = loaded.issues.filter((i) => i.severity === 'error');
+  if (errors.length || !loaded.config) throw new ConfigError(errors);
+  return { config: loaded.config, warnings: loaded.issues.filter((i) => i.severity === 'warning') };
+}
+
+/** Everything a command that talks to OneAPI needs. */
+export interface Connected {
+  connection: Connection;
+  client: OneApiClient;
+  store: StateStore;
+}
+
+export function connect(ctx: Context): Connected {
+  const connection = readConnection(ctx.env);
+  const client = createClient({ ...connection, logger: ctx.log });
+  return { connection, client, store: openStateStore(ctx.stateDir, ctx.log) };
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, formatIssue } from '../config/types.js';
+import { OneApiError } from '../oneapi/types.js';
+import { EnvError } from '../platform/env.js';
+import { demoCommand } from './commands/demo.js';
+import { onceCommand } from './commands/once.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
+import { validateCommand } from './commands/validate.js';
+
+/** Exit codes (sysexits.h where one fits). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, noPermission: 77, config: 78 } as const;
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 5) throw new InvalidArgumentError('must be a whole number of seconds, at least 5');
+  return n;
+}
+
+/** Turns an error into a message for people and an exit code. The only place that exits the process. */
+function fail(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(err.issues.map((i) => `error: ${formatIssue(i)}`).join('\n') + '\n');
+    process.exit(EXIT.config);
+  }
+  if (err instanceof EnvError) {
+    process.stderr.write(err.problems.map((p) => `error: ${p}`).join('\n') + '\n');
+    process.exit(EXIT.config);
+  }
+  if (err instanceof OneApiError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(err.kind === 'auth' ? EXIT.noPermission : EXIT.failed);
+  }
+  process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(EXIT.failed);
+}
+
+const program = new Command('quota-pilot')
+  .description('Spend OneAPI free token quotas first: demote exhausted channels, restore them at the nightly reset.')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+const globals = (cmd: Command) =>
+  cmd
+    .option('--config-dir <dir>', 'where channels.yaml, priorities.yaml and .env are (default: $QUOTA_PILOT_CONFIG_DIR, else .)')
+    .option('--state-dir <dir>', 'where state.json is kept (default: $STATE_DIRECTORY, else ./state)');
+
+const exitWith = (p: Promise<number>) => p.then((code) => process.exit(code), fail);
+
+globals(program.command('run'))
+  .description('run the daemon: a cycle every interval and the nightly reset')
+  .option('--interval <seconds>', 'seconds between cycles', seconds, 60)
+  .option('--dry-run', 'plan and log changes, write nothing to OneAPI')
+  .action((o) => exitWith(runCommand(o)));
+
+globals(program.command('once'))
+  .description('run one cycle, then exit (0 when it completed)')
+  .option('--dry-run', 'print the plan, write nothing')
+  .action((o) => exitWith(onceCommand(o, false)));
+
+globals(program.command('reset'))
+  .description('run the nightly reset now')
+  .option('--dry-run', 'print the plan, write nothing')
+  .action((o) => exitWith(onceCommand(o, true)));
+
+globals(program.command('status'))
+  .description('one row per budget: usage, state, observed and desired priority')
+  .option('--json', 'machine-readable output')
+  .action((o) => exitWith(statusCommand(o)));
+
+globals(program.command('validate'))
+  .description('check channels.yaml and priorities.yaml (exit 0, or 78 with every problem)')
+  .action((o) => exitWith(validateCommand(o)));
+
+program
+  .command('demo')
+  .description('run quota-pilot against a built-in OneAPI simulator on a fast clock (under a minute)')
+  .option('--speed <factor>', 'simulated seconds per real second', (v) => Number(v), 3600)
+  .action((o) => exitWith(demoCommand(o)));
+
+program.parseAsync().catch(fail);

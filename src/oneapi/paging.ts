@@ -1,0 +1,82 @@
+import type { z } from 'zod';
+import type { Http } from './http.js';
+import { newApiPage, oneHubPage, plainPage } from './schemas.js';
+import { OneApiError } from './types.js';
+
+/** Page size asked of new-api and one-hub (one-hub refuses more than 100; newer new-api caps at 100). */
+export const PAGE_SIZE = 100;
+/** one-api's list pages are fixed at config.ItemsPerPage = 10 rows; there is no parameter to change it. */
+export const ONE_API_PAGE_SIZE = 10;
+/** A hard stop so a server that never returns a short page cannot keep the daemon paging forever. */
+export const MAX_PAGES = 1000;
+
+type Params = Record<string, string | number | boolean>;
+
+function tooManyPages(path: string): OneApiError {
+  return new OneApiError(
+    `OneAPI GET ${path} still returned full pages after ${MAX_PAGES} pages; refusing to page further`,
+    'bad-response',
+    `GET ${path}`,
+  );
+}
+
+/** one-api: `p` is 0-based, pages hold 10 rows, `data` is a plain array; stop on a short page. */
+export async function pageOneApi<T extends z.ZodType>(http: Http, path: string, params: Params, row: T) {
+  const out: z.output<T>[] = [];
+  for (let p = 0; p < MAX_PAGES; p++) {
+    const page = await http.request({ method: 'GET', path, params: { ...params, p }, schema: plainPage(row) });
+    out.push(...page);
+    if (page.length < ONE_API_PAGE_SIZE) return out;
+  }
+  throw tooManyPages(path);
+}
+
+/**
+ * new-api, both generations. Classic code answers a plain array and counts `p` from 0; newer code answers
+ * {items, total, page, page_size}, counts from 1 and clamps p=0 to 1 (common.GetPageQuery). So the first request
+ * is p=0, which is the first page in both; after that the answer's shape (and its echoed `page`) says what comes next.
+ */
+export async function pageNewApi<T extends z.ZodType>(http: Http, path: string, params: Params, row: T) {
+  const out: z.output<T>[] = [];
+  let p = 0;
+  let seen = 0;
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const page = await http.request({
+      method: 'GET',
+      path,
+      params: { ...params, p, page_size: PAGE_SIZE },
+      schema: newApiPage(row),
+    });
+    if (Array.isArray(page)) {
+      out.push(...page);
+      if (page.length < PAGE_SIZE) return out;
+      p += 1;
+      continue;
+    }
+    out.push(...page.items);
+    seen += page.items.length;
+    const size = page.page_size && page.page_size > 0 ? page.page_size : PAGE_SIZE;
+    if (page.items.length < size || seen >= page.total) return out;
+    const served = page.page ?? Math.max(p, 1);
+    p = Math.max(served, p) + 1;
+  }
+  throw tooManyPages(path);
+}
+
+/** one-hub: `page` is 1-based, `data` is {data, page, size, total_count}; stop on a short page or at the total. */
+export async function pageOneHub<T extends z.ZodType>(http: Http, path: string, params: Params, row: T) {
+  const out: z.output<T>[] = [];
+  let seen = 0;
+  for (let page = 1; page <= MAX_PAGES; page++) {
+    const res = await http.request({
+      method: 'GET',
+      path,
+      params: { ...params, page, size: PAGE_SIZE },
+      schema: oneHubPage(row),
+    });
+    out.push(...res.data);
+    seen += res.data.length;
+    if (res.data.length < PAGE_SIZE || seen >= res.total_count) return out;
+  }
+  throw tooManyPages(path);
+}

@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseEnv } from 'node:util';
+import { FLAVORS, type Flavor } from '../oneapi/types.js';
+
+/** How to reach OneAPI, from the environment (a systemd EnvironmentFile or <config-dir>/.env). */
+export interface Connection {
+  baseUrl: string;
+  accessToken: string;
+  userId?: number;
+  flavor: Flavor;
+  /** Cap on quota-pilot's own request rate. */
+  maxRequestsPerMinute: number;
+  timeoutMs: number;
+}
+
+/** A missing or malformed setting; exit code 78 (EX_CONFIG) like a config file error. */
+export class EnvError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'EnvError';
+  }
+}
+
+/** The process environment over the values of <dir>/.env (the real environment wins). */
+export function environment(dir: string, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  let file: Record<string, string> = {};
+  try {
+    file = parseEnv(readFileSync(join(dir, '.env'), 'utf8')) as Record<string, string>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return { ...file, ...env };
+}
+
+/** The flavor alone: config validation needs it before any connection is made. */
+export function flavorOf(env: Record<string, string | undefined>): Flavor {
+  const f = env.ONEAPI_FLAVOR || 'one-api';
+  return (FLAVORS as readonly string[]).includes(f) ? (f as Flavor) : 'one-api';
+}
+
+/** Reads and checks the connection settings; every problem is listed at once. */
+export function readConnection(env: Record<string, string | undefined>): Connection {
+  const problems: string[] = [];
+  const baseUrl = (env.ONEAPI_BASE_URL ?? '').trim().replace(/\/+$/, '');
+  if (!baseUrl) problems.push('ONEAPI_BASE_URL is not set (e.g. http://127.0.0.1:3000)');
+  else if (!/^https?:\/\/[^/]+/.test(baseUrl)) problems.push(`ONEAPI_BASE_URL must be an http(s) URL (got "${baseUrl}")`);
+  const accessToken = (env.ONEAPI_ACCESS_TOKEN ?? '').trim();
+  if (!accessToken) problems.push("ONEAPI_ACCESS_TOKEN is not set (an admin's access token, from OneAPI's personal settings)");
+  const flavor = env.ONEAPI_FLAVOR || 'one-api';
+  if (!(FLAVORS as readonly string[]).includes(flavor)) problems.push(`ONEAPI_FLAVOR must be one of ${FLAVORS.join(', ')} (got "${flavor}")`);
+  const userId = optionalInt(env, 'ONEAPI_USER_ID', problems);
+  if (flavor === 'new-api' && userId === undefined) problems.push("ONEAPI_USER_ID is required for new-api (the token owner's numeric user id)");
+  const rpm = optionalInt(env, 'ONEAPI_RATE_LIMIT', problems) ?? 120;
+  const timeout = optionalInt(env, 'ONEAPI_TIMEOUT', problems) ?? 15;
+  if (problems.length) throw new EnvError(problems);
+  return { baseUrl, accessToken, userId, flavor: flavor as Flavor, maxRequestsPerMinute: rpm, timeoutMs: timeout * 1000 };
+}
+
+function optionalInt(env: Record<string, string | undefined>, name: string, problems: string[]): number | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  if (!/^[1-9]\d*$/.test(raw)) {
+    problems.push(`${name} must be a positive whole number (got "${raw}")`);
+    return undefined;
+  }
+  return Number(raw);
+}

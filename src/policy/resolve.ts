@@ -1,0 +1,59 @@
+import type { ChannelRef, Config, Source } from '../config/types.js';
+import type { Channel } from '../oneapi/types.js';
+
+/** A config reference that does not name exactly one OneAPI channel. */
+export interface RefProblem {
+  ref: ChannelRef;
+  source: Source;
+  message: string;
+}
+
+/** Config references mapped onto OneAPI channel ids. */
+export interface Resolution {
+  ids: Map<ChannelRef, number>;
+  problems: RefProblem[];
+}
+
+/** Maps each channel named in config to one OneAPI channel: a number is an id, a string is an exact name. */
+export function resolveRefs(config: Config, channels: Channel[]): Resolution {
+  const ids = new Map<ChannelRef, number>();
+  const problems: RefProblem[] = [];
+  const refs = [...config.defaults, ...config.budgets];
+  for (const { channel: ref, source } of refs) {
+    if (ids.has(ref) || problems.some((p) => p.ref === ref)) continue;
+    const matches = channels.filter((c) => (typeof ref === 'number' ? c.id === ref : c.name === ref));
+    if (matches.length === 1) ids.set(ref, matches[0].id);
+    else if (matches.length === 0)
+      problems.push({
+        ref,
+        source,
+        message:
+          typeof ref === 'number' ? `OneAPI has no channel with id ${ref}` : `OneAPI has no channel named "${ref}"`,
+      });
+    else
+      problems.push({
+        ref,
+        source,
+        message: `"${ref}" matches ${matches.length} OneAPI channels (ids ${matches
+          .map((c) => c.id)
+          .sort((a, b) => a - b)
+          .join(', ')}); names are not unique in OneAPI, so name the channel by its id`,
+      });
+  }
+  // Two defaults that reach one channel (by name and by id) would fight: keep the first, report the second.
+  const firstDefault = new Map<number, ChannelRef>();
+  for (const d of config.defaults) {
+    const id = ids.get(d.channel);
+    if (id === undefined) continue;
+    const first = firstDefault.get(id);
+    if (first === undefined) firstDefault.set(id, d.channel);
+    else if (first !== d.channel)
+      problems.push({ ref: d.channel, source: d.source, message: `names channel ${id} again (already named as "${first}"); this entry is ignored` });
+  }
+  return { ids, problems };
+}
+
+/** Renders a problem as `file:line:col channel: message`. */
+export function formatRefProblem(p: RefProblem): string {
+  return `${p.source.file}:${p.source.line}:${p.source.col} channel: ${p.message}`;
+}

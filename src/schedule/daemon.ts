@@ -1,0 +1,155 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from 'pino';
+import { formatIssue, type Config } from '../config/types.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { OneApiClient } from '../oneapi/types.js';
+import type { Clock } from '../platform/clock.js';
+import { formatRefProblem } from '../policy/resolve.js';
+import { runCycle, type CycleResult } from '../reconcile/cycle.js';
+import type { Memory, StateStore } from '../state/store.js';
+import { nextOccurrence, formatLocal } from '../usage/windows.js';
+
+export interface DaemonDeps {
+  client: OneApiClient;
+  store: StateStore;
+  log: Logger;
+  clock: Clock;
+  config: Config;
+  /** Re-reads the YAML files (SIGHUP). */
+  reloadConfig: () => Promise<LoadedConfig>;
+  intervalSec: number;
+  dryRun: boolean;
+  onCycle?: (r: CycleResult) => void;
+}
+
+/** Back-off after consecutive failed cycles: 5 s, 10 s, 20 s … up to 5 minutes. */
+export function backoffSec(failures: number, intervalSec: number): number {
+  if (failures === 0) return intervalSec;
+  return Math.min(5 * 2 ** (failures - 1), 300);
+}
+
+/**
+ * The poll loop and the nightly reset. One cycle at a time: a trigger that arrives while a cycle runs is queued
+ * once. The reset itself is decided inside the cycle from the last reset time, so a missed cron run is caught up.
+ */
+export class Daemon {
+  private timer: NodeJS.Timeout | null = null;
+  private task: ScheduledTask | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = true;
+  private failures = 0;
+  private problems = '';
+  private dryRunMemory: Memory | undefined;
+
+  constructor(private deps: DaemonDeps) {}
+
+  get config(): Config {
+    return this.deps.config;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.scheduleReset();
+    this.trigger();
+  }
+
+  /** Stops timers and waits for the cycle in flight (which saves state). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.task?.destroy();
+    this.task = null;
+    await this.running;
+  }
+
+  /** Re-reads the config; a bad edit is logged and the running config is kept. */
+  async reload(): Promise<boolean> {
+    const { log } = this.deps;
+    const loaded = await this.deps.reloadConfig();
+    const errors = loaded.issues.filter((i) => i.severity === 'error');
+    if (!loaded.config || errors.length) {
+      log.error({ issues: errors.map(formatIssue) }, 'config reload failed, keeping the running config');
+      return false;
+    }
+    for (const w of loaded.issues) log.warn({ issue: formatIssue(w) }, 'config warning');
+    this.deps.config = loaded.config;
+    this.problems = '';
+    this.scheduleReset();
+    log.info({ budgets: loaded.config.budgets.length, defaults: loaded.config.defaults.length }, 'config reloaded');
+    this.trigger();
+    return true;
+  }
+
+  /** Runs a cycle now, or right after the one in flight. */
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.running = this.cycle().finally(() => {
+      this.running = null;
+      if (this.stopped) return;
+      if (this.again) {
+        this.again = false;
+        this.trigger();
+        return;
+      }
+      this.timer = setTimeout(() => this.trigger(), backoffSec(this.failures, this.deps.intervalSec) * 1000);
+    });
+  }
+
+  private async cycle(): Promise<void> {
+    const { log, clock } = this.deps;
+    let result: CycleResult;
+    try {
+      result = await runCycle(this.deps, { nowMs: clock.now(), dryRun: this.deps.dryRun, memory: this.dryRunMemory });
+    } catch (err) {
+      // runCycle reports OneAPI failures in its result; anything thrown here is a bug or a disk error.
+      log.error({ err }, 'cycle crashed');
+      this.failures++;
+      return;
+    }
+    if (this.deps.dryRun) this.dryRunMemory = result.memory;
+    const problems = result.problems.map(formatRefProblem).join('\n');
+    if (problems !== this.problems) {
+      for (const p of result.problems) log.error({ channel: p.ref, problem: formatRefProblem(p) }, 'channel reference problem');
+      this.problems = problems;
+    }
+    if (result.ok) {
+      if (this.failures > 0) log.info({ after: this.failures }, 'cycle recovered');
+      this.failures = 0;
+      log.info(
+        { changes: result.changes.length, fetched: result.fetched, requests: result.requests, durationMs: result.durationMs, reset: result.decision?.reset, dryRun: this.deps.dryRun || undefined },
+        'cycle done',
+      );
+    } else {
+      this.failures++;
+      const e = result.error as (Error & { kind?: string; endpoint?: string; status?: number }) | undefined;
+      log.error(
+        { err: { message: e?.message, kind: e?.kind, endpoint: e?.endpoint, status: e?.status }, failures: this.failures, retryInSec: backoffSec(this.failures, this.deps.intervalSec) },
+        'cycle failed',
+      );
+    }
+    this.deps.onCycle?.(result);
+  }
+
+  private scheduleReset(): void {
+    const { log, config, clock } = this.deps;
+    void this.task?.destroy();
+    const [hour, minute] = config.reset.at.split(':').map(Number);
+    const cronLog = {
+      info: (m: string) => log.debug({ component: 'cron' }, m),
+      warn: (m: string) => log.warn({ component: 'cron', detail: m }, 'scheduler warning'),
+      error: (m: string | Error) => log.error({ component: 'cron', detail: String(m) }, 'scheduler error'),
+      debug: (m: string | Error) => log.debug({ component: 'cron', detail: String(m) }, 'scheduler debug'),
+    };
+    this.task = cron.schedule(`${minute} ${hour} * * *`, () => this.trigger(), { timezone: config.reset.timezone, name: 'nightly-reset', logger: cronLog });
+    const next = nextOccurrence(config.reset.at, config.reset.timezone, clock.now());
+    log.info({ at: config.reset.at, timezone: config.reset.timezone, next: formatLocal(next, config.reset.timezone) }, 'nightly reset scheduled');
+  }
+}
