@@ -15,7 +15,7 @@ export interface ClientOptions {
   maxRequestsPerMinute?: number;
   /** Default 15000, per request. */
   timeoutMs?: number;
-  /** Default 3 extra attempts for unreachable, 429 and 5xx; back-off 500 ms, 1 s, 2 s…, Retry-After honoured, ≤ 30 s. */
+  /** Default 3 extra attempts on unreachable, 429, 5xx; back-off 500 ms, 1 s, 2 s…; Retry-After honoured; ≤ 30 s. */
   retries?: number;
   /** Injected for tests (default setTimeout); the rate limiter uses it too. */
   sleep?: (ms: number) => Promise<void>;
@@ -31,13 +31,19 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** A OneApiClient for one flavor; every failure is thrown as a OneApiError that never contains the token. */
 export function createClient(opts: ClientOptions): OneApiClient {
+  const maxRequestsPerMinute = opts.maxRequestsPerMinute ?? 120;
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const retries = opts.retries ?? 3;
+  if (!(maxRequestsPerMinute > 0)) throw new TypeError('maxRequestsPerMinute must be > 0');
+  if (!(timeoutMs > 0)) throw new TypeError('timeoutMs must be > 0');
+  if (!Number.isInteger(retries) || retries < 0) throw new TypeError('retries must be an integer ≥ 0');
   const http = createHttp({
     baseUrl: opts.baseUrl,
     accessToken: opts.accessToken,
     userId: opts.userId,
-    maxRequestsPerMinute: opts.maxRequestsPerMinute ?? 120,
-    timeoutMs: opts.timeoutMs ?? 15_000,
-    retries: opts.retries ?? 3,
+    maxRequestsPerMinute,
+    timeoutMs,
+    retries,
     sleep: opts.sleep ?? defaultSleep,
     now: opts.now ?? Date.now,
     logger: opts.logger,

@@ -116,7 +116,7 @@ const FLAVORS: Record<Flavor, FlavorApi> = { 'one-api': oneApi, 'new-api': newAp
 
 /** The endpoints, paging and row mapping of one flavor. */
 export function flavorApi(flavor: Flavor): FlavorApi {
-  const api = FLAVORS[flavor];
+  const api = Object.hasOwn(FLAVORS, flavor) ? FLAVORS[flavor] : undefined;
   if (!api) throw new TypeError(`unknown OneAPI flavor: ${String(flavor)}`);
   return api;
 }

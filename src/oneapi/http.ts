@@ -70,17 +70,25 @@ export function createHttp(opts: HttpOptions): Http {
   async function attempt<T>(spec: RequestSpec<T>, endpoint: string): Promise<Outcome<T>> {
     let res;
     try {
-      res = await ax.request({ method: spec.method, url: spec.path, params: spec.params, data: spec.body });
+      res = await ax.request({
+        method: spec.method,
+        url: spec.path,
+        params: spec.params,
+        data: spec.body,
+        // axios' own timeout is a socket idle timeout; a server that trickles bytes needs a hard deadline too.
+        signal: AbortSignal.timeout(opts.timeoutMs),
+      });
     } catch (e) {
       // No response at all. The axios error holds config.headers (the token): keep only its code.
       const code = (e as { code?: unknown }).code;
       const why =
-        code === 'ECONNABORTED' || code === 'ETIMEDOUT'
+        code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED'
           ? `timed out after ${opts.timeoutMs} ms`
           : typeof code === 'string'
             ? code
             : 'network error';
-      return { ok: false, error: new OneApiError(`OneAPI at ${origin} unreachable on ${endpoint}: ${why}`, 'unreachable', endpoint) };
+      const message = `OneAPI at ${origin} unreachable on ${endpoint}: ${why}`;
+      return { ok: false, error: new OneApiError(message, 'unreachable', endpoint) };
     }
     const body = typeof res.data === 'string' ? res.data : '';
     const answer = interpret({ status: res.status, body }, endpoint, scrub);

@@ -56,7 +56,8 @@ export async function pageNewApi<T extends z.ZodType>(http: Http, path: string, 
     out.push(...page.items);
     seen += page.items.length;
     const size = page.page_size && page.page_size > 0 ? page.page_size : PAGE_SIZE;
-    if (page.items.length < size || seen >= page.total) return out;
+    // A total of 0 beside a full page is not believed: paging on to a short page is the safe reading.
+    if (page.items.length < size || (page.total > 0 && seen >= page.total)) return out;
     const served = page.page ?? Math.max(p, 1);
     p = Math.max(served, p) + 1;
   }
@@ -76,7 +77,7 @@ export async function pageOneHub<T extends z.ZodType>(http: Http, path: string, 
     });
     out.push(...res.data);
     seen += res.data.length;
-    if (res.data.length < PAGE_SIZE || seen >= res.total_count) return out;
+    if (res.data.length < PAGE_SIZE || (res.total_count > 0 && seen >= res.total_count)) return out;
   }
   throw tooManyPages(path);
 }

@@ -16,13 +16,15 @@ interface Envelope {
   data: unknown;
 }
 
-// Refusals of the credential itself, as one-api, new-api and one-hub word them (they come back as HTTP 200 with
-// success:false in the classic code): '无权进行此操作，access token 无效', '…未提供 New-Api-User', '…New-Api-User 格式错误',
-// '…与登录用户不匹配', '…权限不足', '用户已被封禁'. Newer new-api adds a `code` such as AUTH_UNAUTHORIZED.
+// Refusals of the credential itself, as one-api, new-api and one-hub word them (classic code sends them as
+// HTTP 200 with success:false): '无权进行此操作，access token 无效', '…未提供 New-Api-User',
+// '…New-Api-User 格式错误', '…与登录用户不匹配', '…权限不足', '用户已被封禁'.
+// Newer new-api adds a `code` such as AUTH_UNAUTHORIZED.
 const AUTH_MESSAGE = /无权进行此操作|New-Api-User|access token|已被封禁|未登录|unauthori[sz]ed/i;
 
 const AUTH_HINT =
-  'OneAPI refused the access token (check ONEAPI_ACCESS_TOKEN, that its user is an admin, and for new-api ONEAPI_USER_ID)';
+  'OneAPI refused the access token (check ONEAPI_ACCESS_TOKEN, that its user is an admin, ' +
+  'and for new-api ONEAPI_USER_ID)';
 
 const MAX_SERVER_TEXT = 300;
 

@@ -54,7 +54,11 @@ export const oneHubPage = <T extends z.ZodType>(row: T) =>
 
 /** one-hub's tag list; its shape is unverified, so a plain array, {data} and {items} are all accepted. */
 export const tagList = <T extends z.ZodType>(row: T) =>
-  z.union([rows(row), z.object({ data: rows(row) }).transform((o) => o.data), z.object({ items: rows(row) }).transform((o) => o.items)]);
+  z.union([
+    rows(row),
+    z.object({ data: rows(row) }).transform((o) => o.data),
+    z.object({ items: rows(row) }).transform((o) => o.items),
+  ]);
 
 /** Answers whose data is not used (the PUT echoes the channel, key included: it is never read). */
 export const ignored = z.unknown();

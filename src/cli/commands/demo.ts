@@ -56,6 +56,8 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
     const client = createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000 });
     const deps = { client, config, store: openStateStore(stateDir), log: pino({ level: 'silent' }) };
     say(`OneAPI simulator on ${sim.url}; example config from ${EXAMPLE_DIR}; state in ${stateDir}`);
+    say('Each row: free budget used in its daily window, and the channel priority OneAPI routes by (higher wins).');
+    say('The last column is what the paid DeepSeek fallback has served so far.');
     say(`Simulated evening of ${DateTime.fromMillis(clock.now(), { zone: tz }).toISODate()} (${tz}), a cycle every 10 simulated minutes.\n`);
     const stepSec = 600;
     const end = DateTime.fromISO('2026-11-25T03:00', { zone: tz }).toMillis();
@@ -68,10 +70,10 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
       const time = DateTime.fromMillis(clock.now(), { zone: tz }).toFormat('HH:mm');
       const cols = r.decision.budgets.map((b) => {
         const ch = sim.channels.find((c) => c.id === b.channelId);
-        return `${b.budget.key.replace(/^volc-/, '').padEnd(19)}${(b.ratio * 100).toFixed(0).padStart(4)}% p${ch?.priority}`;
+        return `${String(b.budget.channel).replace(/^volc-/, '')} ${bar(b.ratio)}${(b.ratio * 100).toFixed(0).padStart(4)}% p${ch?.priority}`;
       });
-      const paid = sim.channels.find((c) => c.id === 5)!;
-      say(`${time}  ${cols.join('  ')}  paid-deepseek p${paid.priority}`);
+      const paidTokens = sim.logs.filter((l) => l.channel === 5).reduce((s, l) => s + l.prompt_tokens + l.completion_tokens, 0);
+      say(`${time}  ${cols.join('  ')}  | paid-deepseek p${sim.channels.find((c) => c.id === 5)!.priority} ${(paidTokens / 1e6).toFixed(2)}M`);
       for (const w of r.decision.warnings) say(`       warning: ${w.budget.key} passed ${Math.round(w.budget.warnAt * 100)}% of its free tokens`);
       if (r.decision.reset === 'due') {
         seen.reset = true;
@@ -93,4 +95,10 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
     await sim.close();
     await rm(stateDir, { recursive: true, force: true });
   }
+}
+
+/** A 6-cell bar, readable without colour. */
+function bar(ratio: number): string {
+  const cells = Math.min(6, Math.round(Math.min(ratio, 1) * 6));
+  return '#'.repeat(cells) + '.'.repeat(6 - cells);
 }

@@ -1,0 +1,98 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { events, runCli } from '../helpers/cli.js';
+import { DEEPSEEK, logs, world } from '../helpers/world.js';
+
+type World = Awaited<ReturnType<typeof world>>;
+let w: World | undefined;
+afterEach(async () => {
+  await w?.sim.close();
+  w = undefined;
+});
+
+describe('quota-pilot once (one-api simulator, real CLI)', () => {
+  it('demotes an exhausted free channel, writes only {id, priority}, touches nothing else, and converges', async () => {
+    w = await world({ logs: logs(1, DEEPSEEK, 40, 47_000) }); // 1.88M of 1.9M
+    const r = await runCli(['once'], w.env);
+    expect(r.stderr).not.toContain(w.sim.token);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/channel 1 volc-deepseek: priority 100 -> 10 {2}\(budget exhausted: 1,880,000\/1,900,000 tokens \(98\.9%\), daily window since \d{4}-\d\d-\d\d 02:20 \+08:00\)/);
+    expect(w.priorities()).toEqual({ 'volc-deepseek': 10, 'volc-doubao-seed-code': 100, 'volc-glm': 100, 'volc-kimi': 100, 'paid-deepseek': 50, 'team-openai': 7 });
+    expect(w.puts().map((p) => p.body)).toEqual([{ id: 1, priority: 10 }]);
+    const changed = events(r.stderr).find((e) => e.msg === 'priority changed');
+    expect(changed).toMatchObject({ channel: 1, name: 'volc-deepseek', from: 100, to: 10 });
+
+    w.sim.requests.length = 0;
+    const again = await runCli(['once'], w.env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('no priority changes needed');
+    expect(w.puts()).toEqual([]);
+  });
+
+  it('--dry-run prints the plan and writes nothing', async () => {
+    w = await world({ logs: logs(1, DEEPSEEK, 40, 47_000) });
+    const r = await runCli(['once', '--dry-run'], w.env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('once (dry run, nothing written): 1 priority change planned');
+    expect(r.stdout).toContain('channel 1 volc-deepseek: priority 100 -> 10');
+    expect(w.sim.writes()).toEqual([]);
+    expect(events(r.stderr).find((e) => e.msg === 'priority change planned')).toMatchObject({ channel: 1, dryRun: true });
+  });
+
+  it('demotes a channel an operator raised by hand, and leaves other manual changes alone', async () => {
+    w = await world({ logs: logs(1, DEEPSEEK, 40, 47_000) });
+    expect((await runCli(['once'], w.env)).code).toBe(0);
+    w.sim.channels.find((c) => c.id === 1)!.priority = 90; // operator raises the exhausted channel
+    w.sim.channels.find((c) => c.id === 3)!.priority = 70; // and lowers a healthy one
+    expect((await runCli(['once'], w.env)).code).toBe(0);
+    expect(w.priorities()).toMatchObject({ 'volc-deepseek': 10, 'volc-glm': 70 });
+  });
+
+  it('reset restores defaults but keeps an exhausted channel demoted', async () => {
+    w = await world({ logs: logs(1, DEEPSEEK, 40, 47_000) });
+    w.sim.channels.find((c) => c.id === 3)!.priority = 70;
+    w.sim.channels.find((c) => c.id === 5)!.priority = 1;
+    const dry = await runCli(['reset', '--dry-run'], w.env);
+    expect(dry.code).toBe(0);
+    expect(w.sim.writes()).toEqual([]);
+    const r = await runCli(['reset'], w.env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('nightly reset: defaults restored except for exhausted channels');
+    expect(w.priorities()).toEqual({ 'volc-deepseek': 10, 'volc-doubao-seed-code': 100, 'volc-glm': 100, 'volc-kimi': 100, 'paid-deepseek': 50, 'team-openai': 7 });
+    expect(events(r.stderr).find((e) => e.msg === 'nightly reset done')).toMatchObject({ restored: expect.arrayContaining([3, 5]), stillDemoted: [1] });
+  });
+
+  it('resumes from its watermark after a restart and counts nothing twice', async () => {
+    w = await world({ logs: logs(1, DEEPSEEK, 30, 10_000) });
+    expect((await runCli(['once'], w.env)).code).toBe(0);
+    const state = JSON.parse(await readFile(join(w.state, 'state.json'), 'utf8'));
+    expect(JSON.stringify(state)).not.toContain('prompt_tokens');
+    const watermark = state.usage.watermark as number;
+    w.sim.requests.length = 0;
+    w.sim.addLogs(logs(1, DEEPSEEK, 5, 10_000, 20)); // new traffic, some of it written late (before the watermark)
+    await new Promise((r) => setTimeout(r, 1100)); // the next cycle comes at least a second later
+    expect((await runCli(['once'], w.env)).code).toBe(0);
+    const logReads = w.sim.requests.filter((r) => r.path.startsWith('/api/log'));
+    const starts = logReads.map((r) => Number(r.query.start_timestamp)).filter((s) => s > 0);
+    for (const s of starts) expect(s).toBeGreaterThanOrEqual(watermark - 300);
+    const status = await runCli(['status', '--json'], w.env);
+    const row = JSON.parse(status.stdout).budgets.find((b: { name: string }) => b.name === 'volc-deepseek');
+    expect(row).toMatchObject({ used: 350_000, requests: 35 });
+  });
+
+  it('makes no change when a log page fails part-way, and recovers on the next cycle', async () => {
+    // 150 rows: more than the one-api search shortcut's 100, so the client must page through /api/log/.
+    w = await world({ logs: logs(1, DEEPSEEK, 150, 13_000) });
+    w.sim.fail({ method: 'GET', match: (q) => q.path === '/api/log/' && q.query.p === '3', times: Infinity, reply: { status: 500, body: 'boom' } });
+    const r = await runCli(['once'], w.env);
+    expect(r.code).toBe(1);
+    expect(w.sim.writes()).toEqual([]);
+    expect(w.priorities()['volc-deepseek']).toBe(100);
+    expect(events(r.stderr).some((e) => e.msg === 'cycle failed')).toBe(true);
+    w.sim.clearFaults();
+    const ok = await runCli(['once'], w.env);
+    expect(ok.code).toBe(0);
+    expect(w.priorities()['volc-deepseek']).toBe(10);
+  });
+});

@@ -1,0 +1,276 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import nock from 'nock';
+import { createClient, type ClientOptions } from '../../src/oneapi/client.js';
+import type { RequestSpec } from '../../src/oneapi/http.js';
+import { MAX_PAGES, pageNewApi, pageOneApi, pageOneHub } from '../../src/oneapi/paging.js';
+import { channelRow } from '../../src/oneapi/schemas.js';
+import { OneApiError, type Flavor } from '../../src/oneapi/types.js';
+
+// Per-flavor endpoints, paging and row mapping of listChannels and fetchConsumeLogs.
+
+const BASE = 'http://127.0.0.1:3000';
+const RANGE = { start: 1_700_000_000, end: 1_700_003_600 };
+
+let unmatched: string[] = [];
+const onNoMatch = (req: { method?: string; path?: string }, options?: { method?: string; path?: string }): void => {
+  const r = options ?? req;
+  unmatched.push(`${r.method ?? '?'} ${r.path ?? '?'}`);
+};
+const make = (flavor: Flavor, over: Partial<ClientOptions> = {}) =>
+  createClient({ baseUrl: BASE, accessToken: 'tok', userId: 1, flavor, sleep: async () => {}, ...over });
+const api = () => nock(BASE);
+const ok = (data: unknown) => ({ success: true, message: '', data });
+const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+
+/** A channel row as the server sends it, with fields quota-pilot ignores (and the secret key). */
+const aChannel = (id: number, over: Record<string, unknown> = {}) => ({
+  id,
+  name: `ch${id}`,
+  priority: 10,
+  status: 1,
+  type: 1,
+  models: 'gpt-4o',
+  key: `sk-secret-${id}`,
+  ...over,
+});
+const channel = (id: number, over: Record<string, unknown> = {}) => ({ id, name: `ch${id}`, priority: 10, status: 1, ...over });
+
+/** A one-api/new-api log row; created_at inside RANGE unless told otherwise. */
+const aLog = (id: number, over: Record<string, unknown> = {}) => ({
+  id,
+  user_id: 1,
+  created_at: RANGE.start + id,
+  type: 2,
+  content: '倍率：1',
+  model_name: 'gpt-4o',
+  prompt_tokens: 10,
+  completion_tokens: 5,
+  channel: 3,
+  ...over,
+});
+const consume = (id: number, over: Record<string, unknown> = {}) => ({
+  id,
+  createdAt: RANGE.start + id,
+  channelId: 3,
+  modelName: 'gpt-4o',
+  promptTokens: 10,
+  completionTokens: 5,
+  ...over,
+});
+
+beforeAll(() => {
+  nock.disableNetConnect();
+  nock.emitter.on('no match', onNoMatch);
+});
+afterAll(() => {
+  nock.emitter.removeListener('no match', onNoMatch);
+  nock.enableNetConnect();
+});
+beforeEach(() => {
+  unmatched = [];
+});
+afterEach(() => {
+  const pending = nock.pendingMocks();
+  const done = nock.isDone();
+  nock.cleanAll();
+  expect(unmatched).toEqual([]);
+  expect(pending).toEqual([]);
+  expect(done).toBe(true);
+});
+
+describe('one-api', () => {
+  it('lists every channel with one empty-keyword search', async () => {
+    api().get('/api/channel/search').query({ keyword: '' }).reply(200, ok([aChannel(2), aChannel(1, { priority: null })]));
+    const client = make('one-api');
+    expect(await client.listChannels()).toEqual([channel(1, { priority: 0 }), channel(2)]);
+    expect(client.requestCount).toBe(1);
+  });
+
+  const search = () => api().get('/api/log/search').query({ keyword: '2' });
+  const list = (p: number) =>
+    api().get('/api/log/').query({ p, type: 2, start_timestamp: RANGE.start, end_timestamp: RANGE.end });
+
+  it('answers from the log search alone when it reaches back past start', async () => {
+    // 100 newest rows of `type = 2 OR content LIKE '2%'`, id desc; the oldest (a topup) is before start.
+    const rows = [
+      aLog(300, { created_at: RANGE.end + 5 }),
+      ...ids(200, 96).reverse().map((id) => aLog(id)),
+      aLog(150, { type: 1, content: '20 元' }),
+      aLog(100, { created_at: RANGE.start }),
+      aLog(50, { type: 1, created_at: RANGE.start - 1 }),
+    ];
+    expect(rows).toHaveLength(100);
+    search().reply(200, ok(rows));
+    const client = make('one-api');
+    const logs = await client.fetchConsumeLogs(RANGE);
+    expect(logs).toEqual([consume(100, { createdAt: RANGE.start }), ...ids(200, 96).map((id) => consume(id))]);
+    expect(client.requestCount).toBe(1);
+  });
+
+  it('answers from the log search alone when it has fewer than 100 rows', async () => {
+    search().reply(200, ok([aLog(2), aLog(1)]));
+    const client = make('one-api');
+    expect(await client.fetchConsumeLogs(RANGE)).toEqual([consume(1), consume(2)]);
+    expect(client.requestCount).toBe(1);
+  });
+
+  it('pages the 10-row list when the search does not reach back to start, de-duplicating repeats', async () => {
+    search().reply(200, ok(ids(1000, 100).reverse().map((id) => aLog(id, { created_at: RANGE.end }))));
+    list(0).reply(200, ok(ids(11, 10).reverse().map((id) => aLog(id))));
+    // A new row arrived between the pages: row 11 is served again at the top of page 1.
+    list(1).reply(200, ok(ids(2, 10).reverse().map((id) => aLog(id))));
+    list(2).reply(200, ok([aLog(1)]));
+    const client = make('one-api');
+    expect(await client.fetchConsumeLogs(RANGE)).toEqual(ids(1, 20).map((id) => consume(id)));
+    expect(client.requestCount).toBe(4);
+  });
+
+  it('falls back to paging when the search is refused (e.g. PostgreSQL)', async () => {
+    search().reply(200, { success: false, message: 'pq: operator does not exist: bigint = text' });
+    list(0).reply(200, ok([aLog(1)]));
+    expect(await make('one-api').fetchConsumeLogs(RANGE)).toEqual([consume(1)]);
+  });
+
+  it('does not fall back when the search fails for auth', async () => {
+    search().reply(200, { success: false, message: '无权进行此操作，权限不足' });
+    expect(await kindOf(make('one-api').fetchConsumeLogs(RANGE))).toBe('auth');
+  });
+
+  it('throws, with no partial result, when a middle page fails after its retries', async () => {
+    search().reply(200, ok(ids(1000, 100).map((id) => aLog(id, { created_at: RANGE.end }))));
+    list(0).reply(200, ok(ids(11, 10).map((id) => aLog(id))));
+    list(1).times(4).reply(503, '');
+    const client = make('one-api');
+    expect(await kindOf(client.fetchConsumeLogs(RANGE))).toBe('server');
+    expect(client.requestCount).toBe(6);
+  });
+});
+
+describe('new-api', () => {
+  const channels = (p: number) => api().get('/api/channel/').query({ p, page_size: 100, id_sort: true });
+  const logs = (p: number) =>
+    api().get('/api/log/').query({ p, page_size: 100, type: 2, start_timestamp: RANGE.start, end_timestamp: RANGE.end });
+
+  it('pages the classic plain-array list from p=0', async () => {
+    channels(0).reply(200, ok(ids(101, 100).map((id) => aChannel(id))));
+    channels(1).reply(200, ok(ids(1, 100).map((id) => aChannel(id))));
+    channels(2).reply(200, ok([]));
+    const client = make('new-api');
+    expect(await client.listChannels()).toEqual(ids(1, 200).map((id) => channel(id)));
+    expect(client.requestCount).toBe(3);
+  });
+
+  it('pages the newer {items, total} list: p=0 is served as page 1, so the next is p=2', async () => {
+    const page = (items: unknown[], page: number) => ok({ items, total: 150, page, page_size: 100, type_counts: {} });
+    channels(0).reply(200, page(ids(51, 100).map((id) => aChannel(id)), 1));
+    channels(2).reply(200, page(ids(1, 50).map((id) => aChannel(id)), 2));
+    const client = make('new-api');
+    expect(await client.listChannels()).toEqual(ids(1, 150).map((id) => channel(id)));
+    expect(client.requestCount).toBe(2);
+  });
+
+  it('stops at total without asking for an empty page', async () => {
+    channels(0).reply(200, ok({ items: ids(1, 100).map((id) => aChannel(id)), total: 100, page: 1, page_size: 100 }));
+    expect(await make('new-api').listChannels()).toHaveLength(100);
+  });
+
+  it('pages logs with the same code, both shapes, de-duplicating by id', async () => {
+    logs(0).reply(200, ok({ items: ids(3, 100).map((id) => aLog(id)), total: 102, page: 1, page_size: 100 }));
+    logs(2).reply(200, ok({ items: [aLog(3), aLog(2), aLog(1)], total: 103, page: 2, page_size: 100 }));
+    expect(await make('new-api').fetchConsumeLogs(RANGE)).toEqual(ids(1, 102).map((id) => consume(id)));
+    logs(0).reply(200, ok([aLog(2, { channel: 9 }), aLog(1)]));
+    expect(await make('new-api').fetchConsumeLogs(RANGE)).toEqual([consume(1), consume(2, { channelId: 9 })]);
+  });
+
+  it('does not believe a total of 0 beside a full page', async () => {
+    logs(0).reply(200, ok({ items: ids(2, 100).map((id) => aLog(id)), total: 0, page: 1, page_size: 100 }));
+    logs(2).reply(200, ok({ items: [aLog(1)], total: 0, page: 2, page_size: 100 }));
+    expect(await make('new-api').fetchConsumeLogs(RANGE)).toHaveLength(101);
+  });
+
+  it('accepts null items as an empty page', async () => {
+    logs(0).reply(200, ok({ items: null, total: 0, page: 1, page_size: 100 }));
+    expect(await make('new-api').fetchConsumeLogs(RANGE)).toEqual([]);
+  });
+
+  it('throws, with no partial result, when a middle page fails', async () => {
+    logs(0).reply(200, ok(ids(1, 100).map((id) => aLog(id))));
+    logs(1).reply(200, { success: false, message: 'database is locked' });
+    expect(await kindOf(make('new-api').fetchConsumeLogs(RANGE))).toBe('rejected');
+  });
+});
+
+describe('one-hub', () => {
+  const channels = (page: number) => api().get('/api/channel/').query({ page, size: 100 });
+
+  it('pages 1-based and expands each tag through /api/channel_tag/:tag/list', async () => {
+    const tagged = (id: number, tag: string) => aChannel(id, { tag });
+    // Page 1: untagged rows 21..118 plus the representatives of tags "free" (120) and "a b" (119).
+    const untagged = ids(21, 98).reverse().map((id) => aChannel(id, { tag: '' }));
+    channels(1).reply(200, ok({ data: [tagged(120, 'free'), tagged(119, 'a b'), ...untagged], page: 1, size: 100, total_count: 120 }));
+    channels(2).reply(200, ok({ data: ids(1, 20).map((id) => aChannel(id)), page: 2, size: 100, total_count: 120 }));
+    // The tag list answers a plain array today (key included); {data: [...]} is accepted too.
+    api().get('/api/channel_tag/free/list').reply(200, ok([tagged(120, 'free'), tagged(200, 'free')]));
+    api()
+      .get('/api/channel_tag/a%20b/list')
+      .reply(200, ok({ data: [tagged(119, 'a b'), tagged(201, 'a b'), tagged(202, 'a b')] }));
+    const routes: string[] = [];
+    const client = make('one-hub', { onRequest: (route) => routes.push(route) });
+    const list = await client.listChannels();
+    expect(list).toEqual([...ids(1, 120), 200, 201, 202].map((id) => channel(id)));
+    expect(JSON.stringify(list)).not.toContain('sk-secret');
+    expect(routes).toEqual([
+      'GET /api/channel/',
+      'GET /api/channel/',
+      'GET /api/channel_tag/:tag/list',
+      'GET /api/channel_tag/:tag/list',
+    ]);
+  });
+
+  it('pages logs with log_type=2 and reads channel_id, ignoring the preloaded channel object', async () => {
+    const row = (id: number) => {
+      const { channel: _ignored, ...rest } = aLog(id);
+      return { ...rest, channel_id: 4, channel: { id: 4, name: 'x', key: '' } };
+    };
+    const logs = (page: number) =>
+      api()
+        .get('/api/log/')
+        .query({ page, size: 100, log_type: 2, start_timestamp: RANGE.start, end_timestamp: RANGE.end });
+    logs(1).reply(200, ok({ data: ids(2, 100).map(row), page: 1, size: 100, total_count: 101 }));
+    logs(2).reply(200, ok({ data: [row(1)], page: 2, size: 100, total_count: 101 }));
+    expect(await make('one-hub').fetchConsumeLogs(RANGE)).toEqual(ids(1, 101).map((id) => consume(id, { channelId: 4 })));
+  });
+});
+
+describe('page cap', () => {
+  // A stub transport that always answers a full page: 1000 real round trips through nock would take seconds.
+  const endless = (page: (n: number) => unknown) => {
+    let n = 0;
+    const http = {
+      get requestCount() {
+        return n;
+      },
+      request: async (spec: RequestSpec<unknown>) => spec.schema.parse(page(n++)) as never,
+    };
+    return http;
+  };
+  const rows = (n: number) => ids(n * 100 + 1, 100).map((id) => aChannel(id));
+
+  it.each([
+    ['one-api', () => pageOneApi(endless((n) => rows(n)), '/x', {}, channelRow)],
+    ['new-api plain', () => pageNewApi(endless((n) => rows(n)), '/x', {}, channelRow)],
+    ['new-api items', () => pageNewApi(endless((n) => ({ items: rows(n), total: 1e9, page: 1 })), '/x', {}, channelRow)],
+    ['one-hub', () => pageOneHub(endless((n) => ({ data: rows(n), total_count: 1e9 })), '/x', {}, channelRow)],
+  ])(`%s gives up with bad-response after ${MAX_PAGES} full pages`, async (_name, run) => {
+    expect(await kindOf(run())).toBe('bad-response');
+  });
+});
+
+async function kindOf(p: Promise<unknown>): Promise<string> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(OneApiError);
+  return (e as OneApiError).kind;
+}
