@@ -18,6 +18,7 @@ export type TypedLog = ConsumeLog & { type: number };
 const CONSUME = 2;
 /** `/api/log/search` returns at most config.MaxRecentItems rows. */
 const SEARCH_LIMIT = 100;
+const ID_ORDER_SLACK_SEC = 60;
 
 type LogRow = z.output<typeof logRow>;
 type OneHubLogRow = z.output<typeof oneHubLogRow>;
@@ -72,7 +73,9 @@ const oneApi: FlavorApi = {
     }
     if (recent) {
       const oldest = Math.min(...recent.map((r) => r.created_at));
-      if (recent.length < SEARCH_LIMIT || oldest < range.start) return recent.map(toLog);
+      // Ids follow insert order, not quite created_at order (logs are written from goroutines): keep a minute of
+      // slack so a row stamped just after `start` but inserted before the oldest row cannot be missed.
+      if (recent.length < SEARCH_LIMIT || oldest < range.start - ID_ORDER_SLACK_SEC) return recent.map(toLog);
     }
     const rows = await pageOneApi(http, '/api/log/', { type: CONSUME, ...timeParams(range) }, logRow);
     return rows.map(toLog);

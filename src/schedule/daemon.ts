@@ -70,7 +70,7 @@ export class Daemon {
     const loaded = await this.deps.reloadConfig();
     const errors = loaded.issues.filter((i) => i.severity === 'error');
     if (!loaded.config || errors.length) {
-      log.error({ issues: errors.map(formatIssue) }, 'config reload failed, keeping the running config');
+      log.error({ issues: errors.map(formatIssue), action: 'keeping the running config' }, 'config reload failed');
       return false;
     }
     for (const w of loaded.issues) log.warn({ issue: formatIssue(w) }, 'config warning');
@@ -131,7 +131,7 @@ export class Daemon {
       this.failures++;
       const e = result.error as (Error & { kind?: string; endpoint?: string; status?: number }) | undefined;
       log.error(
-        { err: { message: e?.message, kind: e?.kind, endpoint: e?.endpoint, status: e?.status }, failures: this.failures, retryInSec: backoffSec(this.failures, this.deps.intervalSec) },
+        { error: e?.message, kind: e?.kind, endpoint: e?.endpoint, status: e?.status, failures: this.failures, retryInSec: backoffSec(this.failures, this.deps.intervalSec) },
         'cycle failed',
       );
     }

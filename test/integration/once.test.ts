@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { events, runCli } from '../helpers/cli.js';
 import { DEEPSEEK, logs, world } from '../helpers/world.js';
@@ -61,6 +61,20 @@ describe('quota-pilot once (one-api simulator, real CLI)', () => {
     expect(r.stdout).toContain('nightly reset: defaults restored except for exhausted channels');
     expect(w.priorities()).toEqual({ 'volc-deepseek': 10, 'volc-doubao-seed-code': 100, 'volc-glm': 100, 'volc-kimi': 100, 'paid-deepseek': 50, 'team-openai': 7 });
     expect(events(r.stderr).find((e) => e.msg === 'nightly reset done')).toMatchObject({ restored: expect.arrayContaining([3, 5]), stillDemoted: [1] });
+  });
+
+  it('does the nightly reset it missed while it was down, on its first cycle', async () => {
+    w = await world();
+    expect((await runCli(['once'], w.env)).code).toBe(0); // first run: counts the last reset as done
+    const file = join(w.state, 'state.json');
+    const state = JSON.parse(await readFile(file, 'utf8'));
+    state.memory.lastResetAt -= 2 * 86400; // down over the last two resets
+    await writeFile(file, JSON.stringify(state));
+    w.sim.channels.find((c) => c.id === 3)!.priority = 70;
+    const r = await runCli(['once'], w.env);
+    expect(r.code).toBe(0);
+    expect(events(r.stderr).find((e) => e.msg === 'nightly reset done')).toMatchObject({ scheduled: true, restored: [3] });
+    expect(w.priorities()['volc-glm']).toBe(100);
   });
 
   it('resumes from its watermark after a restart and counts nothing twice', async () => {

@@ -91,13 +91,14 @@ describe('one-api', () => {
     api().get('/api/log/').query({ p, type: 2, start_timestamp: RANGE.start, end_timestamp: RANGE.end });
 
   it('answers from the log search alone when it reaches back past start', async () => {
-    // 100 newest rows of `type = 2 OR content LIKE '2%'`, id desc; the oldest (a topup) is before start.
+    // 100 newest rows of `type = 2 OR content LIKE '2%'`, id desc; the oldest (a topup) is over a minute before
+    // start (ids follow insert order, not created_at order, so a minute of slack is required).
     const rows = [
       aLog(300, { created_at: RANGE.end + 5 }),
       ...ids(200, 96).reverse().map((id) => aLog(id)),
       aLog(150, { type: 1, content: '20 元' }),
       aLog(100, { created_at: RANGE.start }),
-      aLog(50, { type: 1, created_at: RANGE.start - 1 }),
+      aLog(50, { type: 1, created_at: RANGE.start - 61 }),
     ];
     expect(rows).toHaveLength(100);
     search().reply(200, ok(rows));
@@ -105,6 +106,15 @@ describe('one-api', () => {
     const logs = await client.fetchConsumeLogs(RANGE);
     expect(logs).toEqual([consume(100, { createdAt: RANGE.start }), ...ids(200, 96).map((id) => consume(id))]);
     expect(client.requestCount).toBe(1);
+  });
+
+  it('pages the list when the search reaches back less than a minute before start', async () => {
+    const rows = [...ids(199, 101).reverse().map((id) => aLog(id)), aLog(100, { created_at: RANGE.start - 30 })];
+    search().reply(200, ok(rows));
+    nock(BASE).get('/api/log/').query(true).reply(200, ok([aLog(7)]));
+    const client = make('one-api');
+    expect(await client.fetchConsumeLogs(RANGE)).toEqual([consume(7)]);
+    expect(client.requestCount).toBe(2);
   });
 
   it('answers from the log search alone when it has fewer than 100 rows', async () => {

@@ -14,7 +14,7 @@ export async function onceCommand(opts: GlobalOptions & { dryRun?: boolean }, fo
   process.stdout.write(cycleSummary(forceReset ? 'reset' : 'once', result, !!opts.dryRun) + '\n');
   if (result.ok) return 0;
   if (result.error instanceof OneApiError) {
-    ctx.log.error({ err: { message: result.error.message, kind: result.error.kind, endpoint: result.error.endpoint, status: result.error.status } }, 'cycle failed');
+    ctx.log.error({ error: result.error.message, kind: result.error.kind, endpoint: result.error.endpoint, status: result.error.status }, 'cycle failed');
     throw result.error;
   }
   return 1;
