@@ -45,13 +45,15 @@ export function listLogs(req: RouteRequest, state: SimState): Reply {
         channel: intParam(q, 'channel_id'),
         modelLike: false,
       });
+      const total = filtered.length;
+      if (!q.order) return ok({ data: slice(byIdDesc(filtered), page).map((log) => renderLog(log, state)), page: page.page, size: page.size, total_count: total });
       // Sort the rendered rows so `order=created_at` etc. see one-hub's field names.
       const rows = sortByOrderParam(
         byIdDesc(filtered).map((log) => renderLog(log, state)),
-        q.order ?? '',
+        q.order,
         ONE_HUB_LOG_ORDER,
       );
-      return ok({ data: slice(rows, page), page: page.page, size: page.size, total_count: rows.length });
+      return ok({ data: slice(rows, page), page: page.page, size: page.size, total_count: total });
     }
   }
 }

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import nock from 'nock';
 import { createClient, type ClientOptions } from '../../src/oneapi/client.js';
 import type { RequestSpec } from '../../src/oneapi/http.js';
-import { MAX_PAGES, pageNewApi, pageOneApi, pageOneHub } from '../../src/oneapi/paging.js';
+import { MAX_REPEAT_PAGES, pageNewApi, pageOneApi, pageOneHub } from '../../src/oneapi/paging.js';
 import { channelRow } from '../../src/oneapi/schemas.js';
 import { OneApiError, type Flavor } from '../../src/oneapi/types.js';
 
@@ -266,13 +266,25 @@ describe('page cap', () => {
   };
   const rows = (n: number) => ids(n * 100 + 1, 100).map((id) => aChannel(id));
 
+  const few = { maxPages: 50 };
   it.each([
-    ['one-api', () => pageOneApi(endless((n) => rows(n)), '/x', {}, channelRow)],
-    ['new-api plain', () => pageNewApi(endless((n) => rows(n)), '/x', {}, channelRow)],
-    ['new-api items', () => pageNewApi(endless((n) => ({ items: rows(n), total: 1e9, page: 1 })), '/x', {}, channelRow)],
-    ['one-hub', () => pageOneHub(endless((n) => ({ data: rows(n), total_count: 1e9 })), '/x', {}, channelRow)],
-  ])(`%s gives up with bad-response after ${MAX_PAGES} full pages`, async (_name, run) => {
+    ['one-api', () => pageOneApi(endless((n) => rows(n)), '/x', {}, channelRow, few)],
+    ['new-api plain', () => pageNewApi(endless((n) => rows(n)), '/x', {}, channelRow, few)],
+    ['new-api items', () => pageNewApi(endless((n) => ({ items: rows(n), total: 1e9, page: 1 })), '/x', {}, channelRow, few)],
+    ['one-hub', () => pageOneHub(endless((n) => ({ data: rows(n), total_count: 1e9 })), '/x', {}, channelRow, few)],
+  ])('%s gives up with bad-response after the page cap', async (_name, run) => {
     expect(await kindOf(run())).toBe('bad-response');
+  });
+
+  it.each([
+    ['one-api', (h: ReturnType<typeof endless>) => pageOneApi(h, '/x', {}, channelRow)],
+    ['new-api', (h: ReturnType<typeof endless>) => pageNewApi(h, '/x', {}, channelRow)],
+    ['one-hub', (h: ReturnType<typeof endless>) => pageOneHub(h, '/x', {}, channelRow)],
+  ])(`%s stops after ${MAX_REPEAT_PAGES} pages that repeat the same rows (a server ignoring the page)`, async (name, run) => {
+    const same = rows(0);
+    const h = endless(() => (name === 'one-hub' ? { data: same, total_count: 1e9 } : same));
+    expect(await kindOf(run(h))).toBe('bad-response');
+    expect(h.requestCount).toBe(MAX_REPEAT_PAGES + 1);
   });
 });
 
