@@ -13,6 +13,7 @@ import { openStateStore } from '../../state/store.js';
 import { startSimulator, type SimChannel } from '../../sim/simulator.js';
 import { generateTraffic, type Demand } from '../../sim/traffic.js';
 import { changeLine } from '../render.js';
+import { renderStatus, statusReport } from '../status-report.js';
 
 /** The example config shipped at the package root. */
 export const EXAMPLE_DIR = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -55,6 +56,10 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
   try {
     const client = createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000 });
     const deps = { client, config, store: openStateStore(stateDir), log: pino({ level: 'silent' }) };
+    const showStatus = async () => {
+      say(`\n$ quota-pilot status   (at ${DateTime.fromMillis(clock.now(), { zone: tz }).toFormat('yyyy-MM-dd HH:mm')})`);
+      say(renderStatus(statusReport(config, await deps.store.load(), { channels: await client.listChannels() }, clock.now()), config) + '\n');
+    };
     say(`OneAPI simulator on ${sim.url}; example config from ${EXAMPLE_DIR}; state in ${stateDir}`);
     say('Each row: free budget used in its daily window, and the channel priority OneAPI routes by (higher wins).');
     say('The last column is what the paid DeepSeek fallback has served so far.');
@@ -83,8 +88,10 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
         say(changeLine(c).replace(/^ {2}/, '       '));
         (c.to === config.demoted ? seen.demoted : seen.restored).add(c.id);
       }
+      if (time === '02:10') await showStatus();
       await new Promise((res) => setTimeout(res, (stepSec * 1000) / opts.speed));
     }
+    await showStatus();
     const untouched = sim.writes().every((w) => (w.body as { id?: number } | undefined)?.id !== 6);
     say(`\n${sim.logs.length} consume logs, ${client.requestCount} requests to OneAPI, ${sim.writes().length} priority writes.`);
     say(`team-openai (not in the config) was ${untouched ? 'never touched' : 'WRITTEN TO (bug)'}.`);
