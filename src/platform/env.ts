@@ -24,11 +24,16 @@ export class EnvError extends Error {
 
 /** The process environment over the values of <dir>/.env (the real environment wins). */
 export function environment(dir: string, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const path = join(dir, '.env');
   let file: Record<string, string> = {};
   try {
-    file = parseEnv(readFileSync(join(dir, '.env'), 'utf8')) as Record<string, string>;
+    file = parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    // Under systemd the same file arrives through EnvironmentFile=, so an unreadable copy only matters by hand.
+    if (code === 'EACCES' && !env.ONEAPI_ACCESS_TOKEN)
+      throw new EnvError([`cannot read ${path}: permission denied; run as the service user (sudo -u quota-pilot quota-pilot ...)`]);
+    if (code !== 'ENOENT' && code !== 'EACCES') throw err;
   }
   return { ...file, ...env };
 }

@@ -27,7 +27,14 @@ export async function runCommand(opts: GlobalOptions & { interval: number; dryRu
     'quota-pilot started',
   );
   daemon.start();
-  return new Promise<number>((resolve) => {
+  return new Promise<number>((resolve, reject) => {
+    // A bug must not leave a half-dead daemon: log it and exit non-zero so systemd restarts us (Restart=on-failure).
+    const crash = (err: unknown) => {
+      log.fatal({ err }, 'unexpected error, exiting');
+      reject(err);
+    };
+    process.on('uncaughtException', crash);
+    process.on('unhandledRejection', crash);
     const shutdown = (signal: string) => {
       log.info({ signal }, 'stopping: finishing the cycle in flight');
       process.removeAllListeners('SIGTERM');
