@@ -5,17 +5,14 @@ import type { RequestSpec } from '../../src/oneapi/http.js';
 import { MAX_REPEAT_PAGES, pageNewApi, pageOneApi, pageOneHub } from '../../src/oneapi/paging.js';
 import { channelRow } from '../../src/oneapi/schemas.js';
 import { OneApiError, type Flavor } from '../../src/oneapi/types.js';
+import { useStrictNock } from '../helpers/strict-nock.js';
 
 // Per-flavor endpoints, paging and row mapping of listChannels and fetchConsumeLogs.
 
 const BASE = 'http://127.0.0.1:3000';
 const RANGE = { start: 1_700_000_000, end: 1_700_003_600 };
 
-let unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }, options?: { method?: string; path?: string }): void => {
-  const r = options ?? req;
-  unmatched.push(`${r.method ?? '?'} ${r.path ?? '?'}`);
-};
+const nockState = useStrictNock();
 const make = (flavor: Flavor, over: Partial<ClientOptions> = {}) =>
   createClient({ baseUrl: BASE, accessToken: 'tok', userId: 1, flavor, sleep: async () => {}, ...over });
 const api = () => nock(BASE);
@@ -58,25 +55,6 @@ const consume = (id: number, over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.emitter.on('no match', onNoMatch);
-});
-afterAll(() => {
-  nock.emitter.removeListener('no match', onNoMatch);
-  nock.enableNetConnect();
-});
-beforeEach(() => {
-  unmatched = [];
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  const done = nock.isDone();
-  nock.cleanAll();
-  expect(unmatched).toEqual([]);
-  expect(pending).toEqual([]);
-  expect(done).toBe(true);
-});
 
 describe('one-api', () => {
   it('lists every channel with one empty-keyword search', async () => {

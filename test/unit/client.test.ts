@@ -5,17 +5,14 @@ import nock from 'nock';
 import { pino } from 'pino';
 import { createClient, type ClientOptions } from '../../src/oneapi/client.js';
 import { OneApiError } from '../../src/oneapi/types.js';
+import { useStrictNock } from '../helpers/strict-nock.js';
 
 // The transport: headers, envelope and error classification, retries, rate limit, secrecy of the token.
 
 const BASE = 'http://127.0.0.1:3000';
 const TOKEN = 'tok5ecret0a1b2c3d4e5f60718293a4b5';
 
-let unmatched: string[] = [];
-const onNoMatch = (req: { method?: string; path?: string }, options?: { method?: string; path?: string }): void => {
-  const r = options ?? req;
-  unmatched.push(`${r.method ?? '?'} ${r.path ?? '?'}`);
-};
+const nockState = useStrictNock();
 let sleeps: number[] = [];
 const sleep = async (ms: number): Promise<void> => {
   sleeps.push(ms);
@@ -35,25 +32,8 @@ async function failure(p: Promise<unknown>): Promise<OneApiError> {
   return e as OneApiError;
 }
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.emitter.on('no match', onNoMatch);
-});
-afterAll(() => {
-  nock.emitter.removeListener('no match', onNoMatch);
-  nock.enableNetConnect();
-});
 beforeEach(() => {
-  unmatched = [];
   sleeps = [];
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  const done = nock.isDone();
-  nock.cleanAll();
-  expect(unmatched).toEqual([]);
-  expect(pending).toEqual([]);
-  expect(done).toBe(true);
 });
 
 describe('headers', () => {
@@ -211,8 +191,8 @@ describe('unreachable', () => {
       nock.disableNetConnect();
     }
     // nock reports requests it let through as unmatched: these were meant to reach the closed port.
-    expect(unmatched.length).toBe(4);
-    unmatched = [];
+    expect(nockState.unmatched.length).toBe(4);
+    nockState.unmatched.length = 0;
   });
 
   it('maps a timeout to unreachable', async () => {
