@@ -44,8 +44,9 @@ export interface Connected {
   store: StateStore;
 }
 
-export function connect(ctx: Context): Connected {
+/** `quick` is for read-only commands that answer a person: one retry, no retry log lines. */
+export function connect(ctx: Context, quick = false): Connected {
   const connection = readConnection(ctx.env);
-  const client = createClient({ ...connection, logger: ctx.log });
+  const client = createClient({ ...connection, ...(quick ? { retries: 1 } : { logger: ctx.log }) });
   return { connection, client, store: openStateStore(ctx.stateDir, ctx.log) };
 }

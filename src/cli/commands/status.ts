@@ -10,7 +10,7 @@ import { renderStatus, statusReport } from '../status-report.js';
 export async function statusCommand(opts: GlobalOptions & { json?: boolean }): Promise<number> {
   const ctx = context(opts, 2);
   const { config } = await configOrThrow(ctx);
-  const { client, store } = connect(ctx);
+  const { client, store } = connect(ctx, true);
   const state = await store.load();
   let live: { channels: Channel[] } | { error: string };
   try {
