@@ -4,6 +4,7 @@ import { decide } from '../policy/decide.js';
 import { formatRefProblem, resolveRefs, type Resolution } from '../policy/resolve.js';
 import type { State } from '../state/store.js';
 import { layoutFor, layoutSignature } from '../usage/buckets.js';
+import { project } from '../usage/burn.js';
 import { formatLocal, nextOccurrence } from '../usage/windows.js';
 import { num, table } from './render.js';
 
@@ -17,6 +18,7 @@ export function statusReport(config: Config, state: State, live: { channels: Cha
   const plan = new Map(decision.channels.map((c) => [c.id, c]));
   const budgets = decision.budgets.map((b) => {
     const p = b.channelId === null ? undefined : plan.get(b.channelId);
+    const pr = project(b, nowMs);
     return {
       budget: b.budget.key,
       channel: b.channelId ?? b.budget.channel,
@@ -32,8 +34,22 @@ export function statusReport(config: Config, state: State, live: { channels: Cha
       state: oneapiError ? (b.ratio >= b.budget.demoteAt ? 'exhausted' : b.ratio >= b.budget.warnAt ? 'warning' : 'ok') : b.state,
       observedPriority: p?.observed ?? null,
       desiredPriority: p?.desired ?? null,
+      tokensPerHour: pr.tokensPerHour,
+      /** When the free tokens run out at the window's average pace (unix seconds), if that is before it renews. */
+      runsOutAt: pr.beforeWindowEnds || b.window.end === Infinity ? pr.runsOutAt : null,
     };
   });
+  const channelRows = decision.channels.map((c) => ({
+    channel: c.id,
+    name: c.name,
+    observedPriority: c.observed,
+    defaultPriority: c.default,
+    /** Only budgeted channels are ever demoted. */
+    demotedPriority: decision.budgets.some((b) => b.channelId === c.id) ? config.demoted : null,
+    desiredPriority: c.desired,
+    autoDisabled: c.status === 3,
+    status: c.status,
+  }));
   return {
     oneapi: oneapiError ? { reachable: false, error: oneapiError } : { reachable: true },
     usageAsOf: state.usage.watermark,
@@ -43,6 +59,7 @@ export function statusReport(config: Config, state: State, live: { channels: Cha
     nextReset: nextOccurrence(config.reset.at, config.reset.timezone, nowMs),
     problems: resolution.problems.map(formatRefProblem),
     budgets,
+    channels: channelRows,
   };
 }
 
@@ -58,17 +75,35 @@ export function renderStatus(r: StatusReport, config: Config): string {
     num(b.used),
     num(b.budgetTokens),
     b.percent.toFixed(1),
+    num(b.requests),
     b.state,
+    runsOut(b, tz),
     b.observedPriority === null ? '?' : String(b.observedPriority),
     b.desiredPriority === null ? '?' : String(b.desiredPriority),
   ]);
+  const channels = r.channels.map((c) => [
+    `${c.name} (#${c.channel})`,
+    String(c.observedPriority),
+    c.defaultPriority === null ? '-' : String(c.defaultPriority),
+    c.demotedPriority === null ? '-' : String(c.demotedPriority),
+    String(c.desiredPriority),
+    c.autoDisabled ? 'AUTO-DISABLED by OneAPI' : c.status === 1 ? 'enabled' : c.status === 2 ? 'disabled by hand' : `status ${c.status}`,
+  ]);
   return [
-    table(['CHANNEL', 'MODEL', 'WINDOW', 'USED', 'BUDGET', '%', 'STATE', 'PRIO', 'DESIRED'], rows),
+    table(['BUDGET', 'MODEL', 'WINDOW', 'USED', 'FREE', '%', 'REQUESTS', 'STATE', 'RUNS OUT', 'PRIO', 'DESIRED'], rows),
     '',
+    ...(channels.length ? [table(['CHANNEL', 'PRIORITY', 'DEFAULT', 'DEMOTED', 'DESIRED', 'STATUS'], channels), ''] : []),
     `OneAPI:      ${r.oneapi.reachable ? 'reachable' : `UNREACHABLE (${r.oneapi.error})`}`,
     `usage as of: ${r.usageAsOf ? formatLocal(r.usageAsOf, tz) : 'never read (no cycle has run yet)'}${r.usageCurrent || !r.usageAsOf ? '' : ' (config changed since; the next cycle recounts)'}`,
     `last cycle:  ${r.lastCycle ? `${formatLocal(r.lastCycle.at, tz)} ${r.lastCycle.ok ? 'ok' : `FAILED: ${r.lastCycle.error}`}` : 'none'}`,
+    `last good:   ${r.lastSuccessAt ? formatLocal(r.lastSuccessAt, tz) : 'never'}`,
     `next reset:  ${formatLocal(r.nextReset, config.reset.timezone)}`,
     ...r.problems.map((p) => `problem:     ${p}`),
   ].join('\n');
+}
+
+function runsOut(b: StatusReport['budgets'][number], tz: string): string {
+  if (b.state === 'exhausted') return 'now';
+  if (b.runsOutAt === null) return b.used > 0 ? 'not this window' : '-';
+  return formatLocal(b.runsOutAt, tz).slice(5, 16);
 }

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { detectEvents } from '../events/detect.js';
+import type { AlertEvent } from '../events/types.js';
 import type { OneApiClient } from '../oneapi/types.js';
 import { decide, usageSummary, type Decision } from '../policy/decide.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
@@ -40,6 +42,8 @@ export interface CycleResult {
   durationMs: number;
   /** The memory after this cycle (for a dry-run daemon, the memory it would have). */
   memory: Memory;
+  /** What to alert about (never in a dry run). */
+  events: AlertEvent[];
 }
 
 /**
@@ -52,7 +56,7 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
   const requestsBefore = client.requestCount;
   const state = await store.load();
   const memory = opts.memory ?? state.memory;
-  const result: CycleResult = { ok: false, problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, durationMs: 0, memory };
+  const result: CycleResult = { ok: false, problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, durationMs: 0, memory, events: [] };
   try {
     const channels = await client.listChannels();
     const resolution = resolveRefs(config, channels);
@@ -81,6 +85,9 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
       state.memory = result.ok ? decision.memory : { ...decision.memory, lastResetAt: memory.lastResetAt };
       result.memory = state.memory;
       if (result.ok) logReset(log, config, decision, result.applied);
+      const detected = detectEvents({ config, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts });
+      result.events = detected.events;
+      state.alerts = detected.memory;
       if (!result.ok) result.error = new Error(`${applied.failed.length} of ${result.changes.length} priority changes failed`);
     }
   } catch (err) {

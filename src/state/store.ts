@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import type { Logger } from 'pino';
+import { emptyAlertMemory, type AlertMemory } from '../events/detect.js';
 import { emptyUsage, type UsageState } from '../usage/ingest.js';
 
 /** What the policy remembers between cycles. */
@@ -29,6 +30,8 @@ export interface State {
   version: 1;
   usage: UsageState;
   memory: Memory;
+  /** What alerting has announced (added in 0.2; filled in when missing). */
+  alerts: AlertMemory;
   lastCycle: CycleRecord | null;
   lastSuccessAt: number | null;
 }
@@ -38,6 +41,7 @@ export function emptyState(): State {
     version: 1,
     usage: emptyUsage(),
     memory: { lastResetAt: null, warned: {}, demoted: {} },
+    alerts: emptyAlertMemory(),
     lastCycle: null,
     lastSuccessAt: null,
   };
@@ -71,6 +75,7 @@ export function openStateStore(dir: string, logger?: Logger, adapter?: Adapter<S
         logger?.warn({ path }, 'state file has an unknown shape, starting afresh');
         db.data = emptyState();
       }
+      db.data.alerts ??= emptyAlertMemory();
       return structuredClone(db.data);
     },
     async save(state) {

@@ -23,6 +23,7 @@ describe.each<Flavor>(['one-api', 'new-api', 'one-hub'])('flavor %s', (flavor) =
     expect(rows.find((b: { name: string }) => b.name === 'volc-glm')).toMatchObject({ used: 2_000_000, state: 'warning', observedPriority: 100 });
 
     const table = await runCli(['status'], w.env);
-    expect(table.stdout).toMatch(/volc-deepseek \(#1\)\s+DeepSeek-V3-2-251201\s+daily\s+1,900,000\s+1,900,000\s+100\.0\s+exhausted\s+10\s+10/);
+    expect(table.stdout).toMatch(/volc-deepseek \(#1\)\s+DeepSeek-V3-2-251201\s+daily\s+1,900,000\s+1,900,000\s+100\.0\s+250\s+exhausted\s+now\s+10\s+10/);
+    expect(table.stdout).toMatch(/paid-deepseek \(#5\)\s+50\s+50\s+-\s+50\s+enabled/);
   });
 });

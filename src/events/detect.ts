@@ -1,0 +1,92 @@
+import type { Config } from '../config/types.js';
+import { usageSummary, type Decision } from '../policy/decide.js';
+import type { Change } from '../reconcile/apply.js';
+import { project } from '../usage/burn.js';
+import { formatLocal } from '../usage/windows.js';
+import type { AlertEvent } from './types.js';
+
+/** What alerting remembers between cycles so that each event goes out once. Kept in the state file. */
+export interface AlertMemory {
+  /** Budget key -> window start in which its projected exhaustion was announced. */
+  projected: Record<string, number>;
+  /** Managed channels known to be auto-disabled (status 3) by OneAPI. */
+  autoDisabled: number[];
+}
+
+export const emptyAlertMemory = (): AlertMemory => ({ projected: {}, autoDisabled: [] });
+
+/** Don't project from too little: an hour into the window and a tenth of the budget used. */
+const PROJECT_MIN_ELAPSED_SEC = 3600;
+const PROJECT_MIN_RATIO = 0.1;
+
+/**
+ * The events one completed cycle gives rise to, and the memory that keeps them from repeating. Pure.
+ * OneAPI outages and auth failures are followed across cycles by the daemon (see outage.ts).
+ */
+export function detectEvents(p: { config: Config; decision: Decision; applied: Change[]; nowMs: number; memory: AlertMemory }): { events: AlertEvent[]; memory: AlertMemory } {
+  const { config, decision, applied, nowMs } = p;
+  const at = Math.floor(nowMs / 1000);
+  const memory: AlertMemory = { projected: { ...p.memory.projected }, autoDisabled: [...p.memory.autoDisabled] };
+  const events: AlertEvent[] = [];
+  const names = new Map(decision.channels.map((c) => [c.id, c.name]));
+  const tz = config.timezone;
+
+  for (const b of decision.warnings)
+    events.push({
+      kind: 'budget-warning', severity: 'warning', at,
+      title: `${b.budget.key} at ${(b.ratio * 100).toFixed(1)}% of its free tokens`,
+      text: usageSummary(b),
+      fields: { budget: b.budget.key, channel: b.channelId, name: names.get(b.channelId ?? -1) ?? null, used: b.used, free: b.budget.freeTokens, ratio: round(b.ratio) },
+    });
+
+  for (const b of decision.budgets) {
+    if (b.state !== 'ok' && b.state !== 'warning') continue;
+    if (memory.projected[b.budget.key] === b.window.start) continue;
+    if (at - b.window.start < PROJECT_MIN_ELAPSED_SEC || b.ratio < PROJECT_MIN_RATIO) continue;
+    const pr = project(b, nowMs);
+    if (!pr.beforeWindowEnds || pr.runsOutAt === null) continue;
+    memory.projected[b.budget.key] = b.window.start;
+    events.push({
+      kind: 'budget-projected', severity: 'warning', at,
+      title: `${b.budget.key} will run out at ${formatLocal(pr.runsOutAt, tz)}`,
+      text: `At ${pr.tokensPerHour.toLocaleString('en-US')} tokens/hour, ${usageSummary(b)} runs out before the window renews at ${formatLocal(b.window.end, tz)}.`,
+      fields: { budget: b.budget.key, channel: b.channelId, used: b.used, free: b.budget.freeTokens, tokensPerHour: pr.tokensPerHour, runsOutAt: pr.runsOutAt, windowEnd: b.window.end },
+    });
+  }
+  for (const k of Object.keys(memory.projected)) if (!decision.budgets.some((b) => b.budget.key === k)) delete memory.projected[k];
+
+  for (const c of applied) {
+    const demoted = c.to === config.demoted;
+    events.push({
+      kind: demoted ? 'channel-demoted' : 'channel-restored', severity: demoted ? 'warning' : 'info', at,
+      title: `${c.name} ${demoted ? 'demoted' : 'restored'}: priority ${c.from} -> ${c.to}`,
+      text: c.reason,
+      fields: { channel: c.id, name: c.name, from: c.from, to: c.to, reason: c.reason },
+    });
+  }
+
+  if (decision.reset === 'due' || decision.reset === 'forced') {
+    const restored = applied.filter((c) => c.to !== config.demoted).map((c) => `${c.name} (#${c.id})`);
+    const still = decision.channels.filter((c) => c.desired === config.demoted && c.default !== config.demoted).map((c) => `${c.name} (#${c.id})`);
+    events.push({
+      kind: 'reset-done', severity: 'info', at,
+      title: `Nightly reset done: ${restored.length} restored, ${still.length} still demoted`,
+      text: [`Restored: ${restored.join(', ') || 'none'}.`, `Still demoted (quota not renewed): ${still.join(', ') || 'none'}.`].join(' '),
+      fields: { restored, stillDemoted: still, scheduled: decision.reset === 'due' },
+    });
+  }
+
+  const disabled = decision.channels.filter((c) => c.status === 3).map((c) => c.id);
+  for (const c of decision.channels)
+    if (c.status === 3 && !memory.autoDisabled.includes(c.id))
+      events.push({
+        kind: 'channel-auto-disabled', severity: 'critical', at,
+        title: `${c.name} (#${c.id}) was auto-disabled by OneAPI`,
+        text: `OneAPI disabled channel ${c.id} after upstream errors; it gets no traffic until it is enabled again, whatever its priority (${c.observed}).`,
+        fields: { channel: c.id, name: c.name, priority: c.observed },
+      });
+  memory.autoDisabled = disabled;
+  return { events, memory };
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
