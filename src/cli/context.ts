@@ -4,7 +4,8 @@ import { loadConfig } from '../config/load.js';
 import { ConfigError, type Config, type ConfigIssue } from '../config/types.js';
 import { createClient } from '../oneapi/client.js';
 import type { OneApiClient } from '../oneapi/types.js';
-import { environment, flavorOf, readConnection, type Connection } from '../platform/env.js';
+import { webhookTargets, type WebhookTarget } from '../alerts/targets.js';
+import { EnvError, environment, flavorOf, readConnection, type Connection } from '../platform/env.js';
 import { createLogger } from '../platform/logger.js';
 import { openStateStore, type StateStore } from '../state/store.js';
 
@@ -22,6 +23,13 @@ export interface Context {
 }
 
 /** Where config and state live: flag, then environment, then the current directory. */
+/** Webhook targets from the environment; a malformed one is a configuration error (exit 78). */
+export function alertTargets(ctx: Context): WebhookTarget[] {
+  const { targets, problems } = webhookTargets(ctx.env);
+  if (problems.length) throw new EnvError(problems);
+  return targets;
+}
+
 export function context(opts: GlobalOptions, logFd: 1 | 2): Context {
   const configDir = resolve(opts.configDir ?? process.env.QUOTA_PILOT_CONFIG_DIR ?? '.');
   const stateDir = resolve(opts.stateDir ?? process.env.STATE_DIRECTORY?.split(':')[0] ?? './state');
@@ -44,9 +52,12 @@ export interface Connected {
   store: StateStore;
 }
 
-/** `quick` is for read-only commands that answer a person: one retry, no retry log lines. */
-export function connect(ctx: Context, quick = false): Connected {
+/**
+ * `quick` is for read-only commands that answer a person: one retry, no retry log lines. `onRequest` sees every
+ * HTTP attempt (for metrics).
+ */
+export function connect(ctx: Context, quick = false, onRequest?: (endpoint: string, result: string) => void): Connected {
   const connection = readConnection(ctx.env);
-  const client = createClient({ ...connection, ...(quick ? { retries: 1 } : { logger: ctx.log }) });
+  const client = createClient({ ...connection, ...(quick ? { retries: 1 } : { logger: ctx.log }), onRequest });
   return { connection, client, store: openStateStore(ctx.stateDir, ctx.log) };
 }

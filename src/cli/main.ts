@@ -18,6 +18,12 @@ function seconds(v: string): number {
   return n;
 }
 
+function positive(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number, at least 1');
+  return n;
+}
+
 /** Turns an error into a message for people and an exit code. The only place that exits the process. */
 function fail(err: unknown): never {
   if (err instanceof ConfigError) {
@@ -52,6 +58,8 @@ globals(program.command('run'))
   .description('run the daemon: a cycle every interval and the nightly reset')
   .option('--interval <seconds>', 'seconds between cycles', seconds, 60)
   .option('--dry-run', 'plan and log changes, write nothing to OneAPI')
+  .option('--listen <host:port>', 'serve /metrics and /healthz here ("off" to disable)', '127.0.0.1:9464')
+  .option('--unhealthy-after <cycles>', 'failed cycles in a row after which /healthz answers 503', (v) => positive(v), 3)
   .action((o) => exitWith(runCommand(o)));
 
 globals(program.command('once'))

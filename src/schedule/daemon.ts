@@ -1,6 +1,8 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { formatIssue, type Config } from '../config/types.js';
+import { OutageTracker } from '../events/outage.js';
+import type { AlertEvent } from '../events/types.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { OneApiClient } from '../oneapi/types.js';
 import type { Clock } from '../platform/clock.js';
@@ -20,6 +22,17 @@ export interface DaemonDeps {
   intervalSec: number;
   dryRun: boolean;
   onCycle?: (r: CycleResult) => void;
+  /** Where alert events go (a webhook notifier); events are produced once each. */
+  notify?: (e: AlertEvent) => void;
+  /** Minutes of failing cycles before OneAPI is announced unreachable. */
+  unreachableMinutes?: number;
+}
+
+/** The daemon's own view of how it is doing, for /healthz. Times in ms. */
+export interface DaemonHealth {
+  lastCycle: { at: number; ok: boolean; error?: string } | null;
+  consecutiveFailures: number;
+  lastSuccessAt: number | null;
 }
 
 /** Back-off after consecutive failed cycles: 5 s, 10 s, 20 s … up to 5 minutes. */
@@ -41,8 +54,16 @@ export class Daemon {
   private failures = 0;
   private problems = '';
   private dryRunMemory: Memory | undefined;
+  private outage: OutageTracker;
+  private last: DaemonHealth = { lastCycle: null, consecutiveFailures: 0, lastSuccessAt: null };
 
-  constructor(private deps: DaemonDeps) {}
+  constructor(private deps: DaemonDeps) {
+    this.outage = new OutageTracker(deps.unreachableMinutes ?? 5);
+  }
+
+  health(): DaemonHealth {
+    return { ...this.last, consecutiveFailures: this.failures };
+  }
 
   get config(): Config {
     return this.deps.config;
@@ -112,15 +133,21 @@ export class Daemon {
       // runCycle reports OneAPI failures in its result; anything thrown here is a bug or a disk error.
       log.error({ err }, 'cycle crashed');
       this.failures++;
+      this.last.lastCycle = { at: clock.now(), ok: false, error: (err as Error).message };
       return;
     }
+    const nowSec = Math.floor(clock.now() / 1000);
+    this.last.lastCycle = { at: clock.now(), ok: result.ok, error: result.error?.message };
+    if (result.ok) this.last.lastSuccessAt = clock.now();
     if (this.deps.dryRun) this.dryRunMemory = result.memory;
     const problems = result.problems.map(formatRefProblem).join('\n');
     if (problems !== this.problems) {
       for (const p of result.problems) log.error({ channel: p.ref, problem: formatRefProblem(p) }, 'channel reference problem');
       this.problems = problems;
     }
+    const events = [...result.events];
     if (result.ok) {
+      events.push(...this.outage.succeeded(nowSec));
       if (this.failures > 0) log.info({ after: this.failures }, 'cycle recovered');
       this.failures = 0;
       log.info(
@@ -130,12 +157,15 @@ export class Daemon {
     } else {
       this.failures++;
       const e = result.error as (Error & { kind?: string; endpoint?: string; status?: number }) | undefined;
+      // A cycle that read everything but could not write every change is not an outage.
+      if (!result.decision) events.push(...this.outage.failed({ kind: e?.kind, message: e?.message ?? 'unknown error' }, nowSec));
       log.error(
         { error: e?.message, kind: e?.kind, endpoint: e?.endpoint, status: e?.status, failures: this.failures, retryInSec: backoffSec(this.failures, this.deps.intervalSec) },
         'cycle failed',
       );
     }
     this.deps.onCycle?.(result);
+    if (!this.deps.dryRun) for (const ev of events) this.deps.notify?.(ev);
   }
 
   private scheduleReset(): void {

@@ -1,17 +1,42 @@
+import { createNotifier } from '../../alerts/notifier.js';
 import { loadConfig } from '../../config/load.js';
 import { formatIssue } from '../../config/types.js';
-import { flavorOf } from '../../platform/env.js';
+import { healthOf } from '../../metrics/health.js';
+import { createMetrics } from '../../metrics/metrics.js';
+import { parseListen, startHttpServer, type HttpServer } from '../../metrics/server.js';
 import { systemClock } from '../../platform/clock.js';
+import { EnvError, flavorOf } from '../../platform/env.js';
 import { Daemon } from '../../schedule/daemon.js';
-import { configOrThrow, connect, context, type GlobalOptions } from '../context.js';
+import { alertTargets, configOrThrow, connect, context, type GlobalOptions } from '../context.js';
+
+export interface RunOptions extends GlobalOptions {
+  interval: number;
+  dryRun?: boolean;
+  /** host:port for /metrics and /healthz, or "off". */
+  listen: string;
+  /** Failed cycles in a row after which /healthz answers 503. */
+  unhealthyAfter: number;
+}
 
 /** The daemon: a cycle every interval plus the nightly reset, until SIGTERM or SIGINT. Resolves with the exit code. */
-export async function runCommand(opts: GlobalOptions & { interval: number; dryRun?: boolean }): Promise<number> {
+export async function runCommand(opts: RunOptions): Promise<number> {
   const ctx = context(opts, 1);
   const { log } = ctx;
   const { config, warnings } = await configOrThrow(ctx);
   for (const w of warnings) log.warn({ issue: formatIssue(w) }, 'config warning');
-  const { connection, client, store } = connect(ctx);
+  let listen: { host: string; port: number } | null = null;
+  try {
+    listen = opts.listen === 'off' ? null : parseListen(opts.listen);
+  } catch (err) {
+    throw new EnvError([`--listen: ${(err as Error).message}`]);
+  }
+  const targets = alertTargets(ctx);
+  const unreachableMinutes = Number(ctx.env.ALERT_UNREACHABLE_MINUTES || 5);
+  if (!Number.isFinite(unreachableMinutes) || unreachableMinutes <= 0)
+    throw new EnvError([`ALERT_UNREACHABLE_MINUTES must be a positive number (got "${ctx.env.ALERT_UNREACHABLE_MINUTES}")`]);
+  const metrics = createMetrics();
+  const { connection, client, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
+  const notifier = createNotifier({ targets, log: log.child({ component: 'alerts' }) });
   const daemon = new Daemon({
     client,
     store,
@@ -21,9 +46,21 @@ export async function runCommand(opts: GlobalOptions & { interval: number; dryRu
     reloadConfig: () => loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env) }),
     intervalSec: opts.interval,
     dryRun: !!opts.dryRun,
+    onCycle: (r) => metrics.recordCycle(r, systemClock.now()),
+    notify: (e) => notifier.send(e),
+    unreachableMinutes,
   });
+  const startedAt = systemClock.now();
+  let server: HttpServer | null = null;
+  if (listen)
+    server = await startHttpServer({
+      ...listen,
+      metrics,
+      log,
+      health: () => healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter }),
+    });
   log.info(
-    { flavor: connection.flavor, baseUrl: connection.baseUrl, intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute },
+    { flavor: connection.flavor, baseUrl: connection.baseUrl, intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', alertTargets: targets.map((t) => t.name) },
     'quota-pilot started',
   );
   daemon.start();
@@ -39,16 +76,20 @@ export async function runCommand(opts: GlobalOptions & { interval: number; dryRu
       log.info({ signal }, 'stopping: finishing the cycle in flight');
       process.removeAllListeners('SIGTERM');
       process.removeAllListeners('SIGINT');
-      daemon.stop().then(
-        () => {
-          log.info({}, 'quota-pilot stopped');
-          resolve(0);
-        },
-        (err) => {
-          log.error({ err }, 'stop failed');
-          resolve(1);
-        },
-      );
+      daemon
+        .stop()
+        .then(() => notifier.flush(5000))
+        .then(() => server?.close())
+        .then(
+          () => {
+            log.info({}, 'quota-pilot stopped');
+            resolve(0);
+          },
+          (err) => {
+            log.error({ err }, 'stop failed');
+            resolve(1);
+          },
+        );
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));

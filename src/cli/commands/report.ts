@@ -1,0 +1,119 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { DateTime } from 'luxon';
+import type { ChannelRef, Config } from '../../config/types.js';
+import { systemClock } from '../../platform/clock.js';
+import { resolveRefs } from '../../policy/resolve.js';
+import { stackedBars } from '../../report/chart.js';
+import { dailyReport, type DailyReport } from '../../report/daily.js';
+import { reportSvg } from '../../report/svg.js';
+import { openStateStore, type State } from '../../state/store.js';
+import { layoutFor, layoutSignature } from '../../usage/buckets.js';
+import { formatLocal } from '../../usage/windows.js';
+import { configOrThrow, connect, context, type Context, type GlobalOptions } from '../context.js';
+import { num, table } from '../render.js';
+
+/**
+ * Tokens per local day from the daily aggregates in the state file: by model, split into free / over budget /
+ * unbudgeted, and per channel. Read-only; OneAPI is asked for channel names only, and its absence is no error.
+ */
+export async function reportCommand(opts: GlobalOptions & { days: number; json?: boolean; svg?: string }): Promise<number> {
+  if (!Number.isInteger(opts.days) || opts.days < 1 || opts.days > 40) {
+    process.stderr.write(`--days must be a whole number from 1 to 40 (the state keeps 40 days), got ${opts.days}\n`);
+    return 2;
+  }
+  const ctx = context(opts, 2);
+  const { config } = await configOrThrow(ctx);
+  const state = await openStateStore(ctx.stateDir, ctx.log).load();
+  const { channelIds, channelNames, source } = await channelsOf(ctx, config);
+  const nowMs = systemClock.now();
+  const report = dailyReport({ config, buckets: state.usage.buckets, channelIds, channelNames, nowMs, days: opts.days });
+
+  if (opts.svg) {
+    const path = resolve(opts.svg);
+    await writeFile(path, reportSvg(report));
+    // With --json, stdout stays pure JSON.
+    (opts.json ? process.stderr : process.stdout).write(`svg written to ${path}\n`);
+  }
+  if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else process.stdout.write(renderReport(report, { config, state, source, width: terminalWidth(ctx.env) }) + '\n');
+  return 0;
+}
+
+/** Channel names and config ids from OneAPI when it is configured and answers; otherwise nothing, and ids. */
+async function channelsOf(ctx: Context, config: Config) {
+  const none = { channelIds: new Map<ChannelRef, number>(), channelNames: new Map<number, string>() };
+  if (!ctx.env.ONEAPI_BASE_URL) return { ...none, source: 'by id (ONEAPI_BASE_URL not set)' };
+  try {
+    const channels = await connect(ctx, true).client.listChannels();
+    return {
+      channelIds: resolveRefs(config, channels).ids,
+      channelNames: new Map(channels.map((c) => [c.id, c.name])),
+      source: 'names from OneAPI',
+    };
+  } catch (err) {
+    return { ...none, source: `by id (OneAPI not reachable: ${(err as Error).message.split('\n')[0]})` };
+  }
+}
+
+/** COLUMNS wins; then the terminal's width; 100 when stdout is not a terminal. */
+function terminalWidth(env: Record<string, string | undefined>): number {
+  const cols = Number(env.COLUMNS);
+  if (Number.isInteger(cols) && cols > 0) return cols;
+  return process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 100;
+}
+
+function renderReport(r: DailyReport, o: { config: Config; state: State; source: string; width: number }): string {
+  const tz = r.timezone;
+  const label = (day: string) => DateTime.fromISO(day, { zone: tz }).toFormat('ccc MM-dd');
+  const share = (n: number) => (r.totals.tokens ? `${((n / r.totals.tokens) * 100).toFixed(1)}%` : '-');
+  const watermark = o.state.usage.watermark;
+  const out = [
+    `quota-pilot report: ${r.from} to ${r.to}, ${r.days.length} day${r.days.length === 1 ? '' : 's'}, ${tz}`,
+    `usage as of: ${watermark ? formatLocal(watermark, tz) : 'never read (no cycle has run yet)'}`,
+    `channels:    ${o.source}`,
+  ];
+  if (watermark && o.state.usage.signature !== layoutSignature(layoutFor(o.config)))
+    out.push('note:        the config changed since the last cycle; the free/over split is approximate until the next one');
+  if (r.unresolved.length)
+    out.push(`note:        budgets without a resolved channel, counted as unbudgeted: ${r.unresolved.join(', ')}`);
+
+  out.push('', 'Tokens per day by model');
+  const byModel = r.days.map((d) => ({
+    label: label(d.day),
+    parts: r.models.map((m) => ({ series: m, value: d.byModel[m]?.tokens ?? 0 })),
+  }));
+  out.push(stackedBars(byModel, { width: o.width, valueFormat: num }));
+
+  out.push('', 'Free / over budget / unbudgeted per day');
+  const split = r.days.map((d) => ({
+    label: label(d.day),
+    parts: [
+      { series: 'free', value: d.split.free },
+      { series: 'over budget', value: d.split.overBudget },
+      { series: 'unbudgeted (paid)', value: d.split.unbudgeted },
+    ],
+  }));
+  out.push(stackedBars(split, { width: o.width, valueFormat: num }));
+
+  out.push('', 'Per channel');
+  const rows = r.channels.map((c) => [
+    c.name === null ? `#${c.id}` : `${c.name} (#${c.id})`,
+    c.budgets.length ? c.budgets.join(', ') : 'none',
+    num(c.tokens),
+    num(c.requests),
+    num(c.free),
+    num(c.overBudget),
+    num(c.unbudgeted),
+    share(c.tokens),
+  ]);
+  out.push(rows.length ? table(['CHANNEL', 'BUDGETS', 'TOKENS', 'REQUESTS', 'FREE', 'OVER BUDGET', 'UNBUDGETED', 'SHARE'], rows) : '(no channels)');
+
+  const t = r.totals;
+  out.push(
+    '',
+    `total:       ${num(t.tokens)} tokens in ${num(t.requests)} requests`,
+    `             free ${num(t.free)} (${share(t.free)}), over budget ${num(t.overBudget)} (${share(t.overBudget)}), unbudgeted ${num(t.unbudgeted)} (${share(t.unbudgeted)})`,
+  );
+  return out.join('\n');
+}
