@@ -5,6 +5,7 @@ import { OneApiError } from '../oneapi/types.js';
 import { EnvError } from '../platform/env.js';
 import { demoCommand } from './commands/demo.js';
 import { onceCommand } from './commands/once.js';
+import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
@@ -21,6 +22,12 @@ function seconds(v: string): number {
 function positive(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number, at least 1');
+  return n;
+}
+
+function days(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 40) throw new InvalidArgumentError('must be a whole number from 1 to 40');
   return n;
 }
 
@@ -76,6 +83,13 @@ globals(program.command('status'))
   .description('one row per budget: usage, state, observed and desired priority')
   .option('--json', 'machine-readable output')
   .action((o) => exitWith(statusCommand(o)));
+
+globals(program.command('report'))
+  .description('daily token usage per model and channel over N days, as stacked bars')
+  .option('--days <n>', 'how many days, ending today (1 to 40)', (v) => days(v), 7)
+  .option('--json', 'machine-readable output')
+  .option('--svg <file>', 'also write the chart as an SVG file')
+  .action((o) => exitWith(reportCommand(o)));
 
 globals(program.command('validate'))
   .description('check channels.yaml and priorities.yaml (exit 0, or 78 with every problem)')

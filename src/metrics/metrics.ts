@@ -1,0 +1,134 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BudgetState, BudgetStatus, ChannelPlan } from '../policy/decide.js';
+import type { CycleResult } from '../reconcile/cycle.js';
+import type { Change } from '../reconcile/apply.js';
+
+/** The daemon's Prometheus metrics, on a registry of their own. */
+export interface Metrics {
+  registry: Registry;
+  /** After every cycle: budgets and channels from result.decision (when present), outcome, duration. */
+  recordCycle(result: CycleResult, nowMs: number): void;
+  /** Hook for the OneAPI client's onRequest(endpoint, result). */
+  recordRequest(endpoint: string, result: string): void;
+}
+
+/** Every value `quota_pilot_budget_state` carries a series for. */
+export const BUDGET_STATES: readonly BudgetState[] = ['ok', 'warning', 'exhausted', 'unresolved'];
+export const CHANGE_DIRECTIONS = ['demote', 'restore', 'other'] as const;
+export type ChangeDirection = (typeof CHANGE_DIRECTIONS)[number];
+
+const BUDGET_LABELS = ['budget', 'channel', 'model', 'window'] as const;
+const CHANNEL_LABELS = ['channel', 'name'] as const;
+
+/** Creates the metrics on a fresh registry (never the global one), with Node's default metrics prefixed quota_pilot_. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'quota_pilot_' });
+  // These three are gauges named like counters (promtool lints them); nodejs_active_{handles,requests,resources}
+  // carry the same numbers by type.
+  for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total'])
+    registry.removeSingleMetric(`quota_pilot_nodejs_${name}`);
+  const registers = [registry];
+
+  const budgetGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: BUDGET_LABELS, registers });
+  const usedTokens = budgetGauge('quota_pilot_budget_used_tokens', 'Tokens (prompt + completion) counted against the budget in its current window.');
+  const freeTokens = budgetGauge('quota_pilot_budget_free_tokens', 'The budget\'s free allowance per window (free_tokens in channels.yaml).');
+  const usageRatio = budgetGauge('quota_pilot_budget_usage_ratio', 'Used tokens divided by the free allowance in the current window.');
+  const budgetState = new Gauge({
+    name: 'quota_pilot_budget_state',
+    help: 'The budget\'s state: 1 for the current state, 0 for the others (ok, warning, exhausted, unresolved).',
+    labelNames: [...BUDGET_LABELS, 'state'],
+    registers,
+  });
+
+  const channelGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: CHANNEL_LABELS, registers });
+  const priority = channelGauge('quota_pilot_channel_priority', 'Priority of a managed channel as observed, or as confirmed by read-back after a write this cycle.');
+  const desired = channelGauge('quota_pilot_channel_desired_priority', 'Priority the policy wants for a managed channel.');
+  const defaultPriority = channelGauge('quota_pilot_channel_default_priority', 'Default priority from priorities.yaml, restored at the nightly reset (absent when none).');
+  const autoDisabled = channelGauge('quota_pilot_channel_auto_disabled', '1 when OneAPI auto-disabled the channel (status 3), else 0.');
+
+  const duration = new Histogram({
+    name: 'quota_pilot_cycle_duration_seconds',
+    help: 'Wall time of one reconcile cycle.',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers,
+  });
+  const cycles = new Counter({ name: 'quota_pilot_cycles_total', help: 'Reconcile cycles by outcome.', labelNames: ['outcome'], registers });
+  const changes = new Counter({
+    name: 'quota_pilot_priority_changes_total',
+    help: 'Priority writes confirmed by read-back, by direction.',
+    labelNames: ['direction'],
+    registers,
+  });
+  const requests = new Counter({
+    name: 'quota_pilot_oneapi_requests_total',
+    help: 'Requests to the OneAPI admin API by route and result (ok or the error kind).',
+    labelNames: ['endpoint', 'result'],
+    registers,
+  });
+  const lastSuccess = new Gauge({ name: 'quota_pilot_last_success_timestamp_seconds', help: 'Unix time of the last successful cycle (0 before the first).', registers });
+  const failures = new Gauge({ name: 'quota_pilot_consecutive_failures', help: 'Cycles failed in a row since the last success.', registers });
+
+  // Counters start at 0 for every known label value, so rate() and absence alerts work from the first scrape.
+  for (const outcome of ['ok', 'failed']) cycles.inc({ outcome }, 0);
+  for (const direction of CHANGE_DIRECTIONS) changes.inc({ direction }, 0);
+  failures.set(0);
+  lastSuccess.set(0);
+  let failedInRow = 0;
+
+  function recordBudgets(budgets: BudgetStatus[]): void {
+    // Reset first: a budget removed by a config reload must lose its series, not keep its last value.
+    for (const g of [usedTokens, freeTokens, usageRatio, budgetState]) g.reset();
+    for (const b of budgets) {
+      const labels = budgetLabels(b);
+      usedTokens.set(labels, b.used);
+      freeTokens.set(labels, b.budget.freeTokens);
+      usageRatio.set(labels, b.ratio);
+      for (const state of BUDGET_STATES) budgetState.set({ ...labels, state }, state === b.state ? 1 : 0);
+    }
+  }
+
+  function recordChannels(plans: ChannelPlan[], applied: Change[]): void {
+    for (const g of [priority, desired, defaultPriority, autoDisabled]) g.reset();
+    const written = new Map(applied.map((c) => [c.id, c.to]));
+    for (const p of plans) {
+      const labels = { channel: String(p.id), name: p.name };
+      priority.set(labels, written.get(p.id) ?? p.observed);
+      desired.set(labels, p.desired);
+      if (p.default !== null) defaultPriority.set(labels, p.default);
+      autoDisabled.set(labels, p.status === 3 ? 1 : 0);
+    }
+  }
+
+  return {
+    registry,
+    recordCycle(result, nowMs) {
+      duration.observe(result.durationMs / 1000);
+      cycles.inc({ outcome: result.ok ? 'ok' : 'failed' });
+      failedInRow = result.ok ? 0 : failedInRow + 1;
+      failures.set(failedInRow);
+      if (result.ok) lastSuccess.set(Math.floor(nowMs / 1000));
+      // A cycle that failed before deciding keeps the last known budgets and channels rather than blanking them.
+      if (result.decision) {
+        recordBudgets(result.decision.budgets);
+        recordChannels(result.decision.channels, result.applied);
+        for (const c of result.applied) changes.inc({ direction: directionOf(c, result.decision.channels) });
+      }
+    },
+    recordRequest(endpoint, result) {
+      requests.inc({ endpoint, result });
+    },
+  };
+}
+
+function budgetLabels(b: BudgetStatus): Record<(typeof BUDGET_LABELS)[number], string> {
+  // An unresolved budget has no channel id; an empty label value is the same as no label in Prometheus.
+  return { budget: b.budget.key, channel: b.channelId === null ? '' : String(b.channelId), model: b.budget.model ?? '', window: b.budget.window };
+}
+
+/** A write back to the channel's default is a restore; any other lowering is a demotion. */
+export function directionOf(c: Change, plans: ChannelPlan[]): ChangeDirection {
+  const def = plans.find((p) => p.id === c.id)?.default ?? null;
+  if (def !== null && c.to === def) return 'restore';
+  return c.to < c.from ? 'demote' : 'other';
+}

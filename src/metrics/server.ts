@@ -1,0 +1,94 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Metrics } from './metrics.js';
+
+/** What startHttpServer needs: where to listen, what to serve, where to log. */
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  metrics: Metrics;
+  health: () => { ok: boolean; body: Record<string, unknown> };
+  log: Logger;
+}
+
+/** A listening metrics server. */
+export interface HttpServer {
+  /** e.g. http://127.0.0.1:9464 (the real port when 0 was asked for). */
+  url: string;
+  /** Stops listening and closes every open connection, keep-alive ones included. */
+  close(): Promise<void>;
+}
+
+const FORMS = 'expected host:port, [ipv6]:port or :port';
+
+/** Parses a --listen value: `host:port`, `[::1]:port`, or `:port` (loopback, 127.0.0.1). Throws an Error saying what is wrong. */
+export function parseListen(s: string): { host: string; port: number } {
+  const v = s.trim();
+  let host: string;
+  let portText: string;
+  const bracketed = /^\[([^\]]*)\]:(.*)$/.exec(v);
+  if (bracketed) {
+    [, host, portText] = bracketed;
+    if (host !== '' && !host.includes(':')) throw new Error(`listen address "${s}": brackets are only for IPv6 addresses`);
+  } else {
+    const i = v.lastIndexOf(':');
+    if (i < 0) throw new Error(`listen address "${s}": no port; ${FORMS}`);
+    host = v.slice(0, i);
+    portText = v.slice(i + 1);
+    if (host.includes(':')) throw new Error(`listen address "${s}": write an IPv6 address in brackets, e.g. [::1]:9464`);
+    if (host === '') host = '127.0.0.1'; // ':port' stays on loopback: metrics are not for the whole network by default.
+  }
+  if (host === '') throw new Error(`listen address "${s}": empty host; ${FORMS}`);
+  if (!/^\d{1,5}$/.test(portText)) throw new Error(`listen address "${s}": port "${portText}" is not a number; ${FORMS}`);
+  const port = Number(portText);
+  if (port > 65535) throw new Error(`listen address "${s}": port ${port} is out of range (0-65535)`);
+  return { host, port };
+}
+
+/** Serves GET /metrics (Prometheus text) and GET /healthz (200 or 503 JSON); 404 otherwise. Never throws on a request. */
+export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+  const { metrics, health, log } = opts;
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err, method: req.method, path: req.url }, 'metrics server request failed');
+      if (res.headersSent) return void res.destroy();
+      send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }));
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD') return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    if (path === '/metrics') return send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
+    if (path === '/healthz') {
+      const h = health();
+      return send(res, h.ok ? 200 : 503, 'application/json', JSON.stringify(h.body));
+    }
+    send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+  }
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      server.on('error', (err) => log.error({ err }, 'metrics server error'));
+      const { port } = server.address() as AddressInfo;
+      const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+      resolve({
+        url: `http://${host}:${port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
+
+function send(res: http.ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(body);
+}
