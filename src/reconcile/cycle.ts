@@ -59,6 +59,7 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
   const result: CycleResult = { ok: false, problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, durationMs: 0, memory, events: [] };
   try {
     const channels = await client.listChannels();
+    state.channelNames = Object.fromEntries(channels.map((c) => [c.id, c.name]));
     const resolution = resolveRefs(config, channels);
     result.problems = resolution.problems;
     const read = await ingest(client, state.usage, config, opts.nowMs);

@@ -32,6 +32,8 @@ export interface State {
   memory: Memory;
   /** What alerting has announced (added in 0.2; filled in when missing). */
   alerts: AlertMemory;
+  /** Channel id -> name as OneAPI last listed them, so reports can name channels without asking OneAPI. */
+  channelNames: Record<string, string>;
   lastCycle: CycleRecord | null;
   lastSuccessAt: number | null;
 }
@@ -42,6 +44,7 @@ export function emptyState(): State {
     usage: emptyUsage(),
     memory: { lastResetAt: null, warned: {}, demoted: {} },
     alerts: emptyAlertMemory(),
+    channelNames: {},
     lastCycle: null,
     lastSuccessAt: null,
   };
@@ -76,6 +79,7 @@ export function openStateStore(dir: string, logger?: Logger, adapter?: Adapter<S
         db.data = emptyState();
       }
       db.data.alerts ??= emptyAlertMemory();
+      db.data.channelNames ??= {};
       return structuredClone(db.data);
     },
     async save(state) {

@@ -12,7 +12,14 @@ import { runCycle } from '../../reconcile/cycle.js';
 import { openStateStore } from '../../state/store.js';
 import { startSimulator, type SimChannel } from '../../sim/simulator.js';
 import { generateTraffic, type Demand } from '../../sim/traffic.js';
+import { createNotifier } from '../../alerts/notifier.js';
+import { webhookTargets } from '../../alerts/targets.js';
+import { createMetrics } from '../../metrics/metrics.js';
+import { EnvError } from '../../platform/env.js';
+import { resolveRefs } from '../../policy/resolve.js';
+import { dailyReport } from '../../report/daily.js';
 import { changeLine } from '../render.js';
+import { renderReport } from './report.js';
 import { renderStatus, statusReport } from '../status-report.js';
 
 /** The example config shipped at the package root. */
@@ -50,12 +57,17 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
   const tz = config.reset.timezone;
   const clock = new ManualClock(DateTime.fromISO('2026-11-24T18:00', { zone: tz }).toMillis());
   const sim = await startSimulator({ flavor: 'one-api', channels: demoChannels(), now: () => clock.now() });
+  const { targets, problems } = webhookTargets(process.env);
+  if (problems.length) throw new EnvError(problems);
   const stateDir = await mkdtemp(join(tmpdir(), 'quota-pilot-demo-'));
   const say = (s: string) => process.stdout.write(s + '\n');
   const seen = { demoted: new Set<number>(), restored: new Set<number>(), reset: false };
   try {
     const client = createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000 });
-    const deps = { client, config, store: openStateStore(stateDir), log: pino({ level: 'silent' }) };
+    const log = pino({ level: 'silent' });
+    const deps = { client, config, store: openStateStore(stateDir), log };
+    const metrics = createMetrics();
+    const notifier = createNotifier({ targets, log });
     const showStatus = async () => {
       say(`\n$ quota-pilot status   (at ${DateTime.fromMillis(clock.now(), { zone: tz }).toFormat('yyyy-MM-dd HH:mm')})`);
       say(renderStatus(statusReport(config, await deps.store.load(), { channels: await client.listChannels() }, clock.now()), config) + '\n');
@@ -72,6 +84,8 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
       clock.advance(stepSec * 1000);
       const r = await runCycle(deps, { nowMs: clock.now() });
       if (!r.ok || !r.decision) throw r.error ?? new Error('cycle failed');
+      metrics.recordCycle(r, clock.now());
+      for (const e of r.events) notifier.send(e);
       const time = DateTime.fromMillis(clock.now(), { zone: tz }).toFormat('HH:mm');
       const cols = r.decision.budgets.map((b) => {
         const ch = sim.channels.find((c) => c.id === b.channelId);
@@ -79,7 +93,8 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
       });
       const paidTokens = sim.logs.filter((l) => l.channel === 5).reduce((s, l) => s + l.prompt_tokens + l.completion_tokens, 0);
       say(`${time}  ${cols.join('  ')}  | paid-deepseek p${sim.channels.find((c) => c.id === 5)!.priority} ${(paidTokens / 1e6).toFixed(2)}M`);
-      for (const w of r.decision.warnings) say(`       warning: ${w.budget.key} passed ${Math.round(w.budget.warnAt * 100)}% of its free tokens`);
+      for (const e of r.events.filter((x) => x.kind !== 'channel-demoted' && x.kind !== 'channel-restored' && x.kind !== 'reset-done'))
+        say(`       alert [${e.severity}] ${e.title}`);
       if (r.decision.reset === 'due') {
         seen.reset = true;
         say('       nightly reset (02:20): default priorities restored, daily windows start again');
@@ -92,6 +107,18 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
       await new Promise((res) => setTimeout(res, (stepSec * 1000) / opts.speed));
     }
     await showStatus();
+    const state = await deps.store.load();
+    const names = new Map(sim.channels.map((c) => [c.id, c.name]));
+    const report = dailyReport({ config, buckets: state.usage.buckets, channelIds: resolveRefs(config, await client.listChannels()).ids, channelNames: names, nowMs: clock.now(), days: 2 });
+    say('$ quota-pilot report --days 2');
+    say(renderReport(report, { config, state, source: 'names from OneAPI', width: 110 }) + '\n');
+    const wanted = /^quota_pilot_(budget_usage_ratio|channel_priority|cycles_total|priority_changes_total)\{/;
+    say('$ curl -s 127.0.0.1:9464/metrics   (excerpt)');
+    say((await metrics.registry.metrics()).split('\n').filter((l) => wanted.test(l)).join('\n') + '\n');
+    if (targets.length) {
+      await notifier.flush(10_000);
+      say(`alerts: ${notifier.sent} delivered, ${notifier.failed} failed, to ${targets.map((t) => t.name).join(', ')}`);
+    }
     const untouched = sim.writes().every((w) => (w.body as { id?: number } | undefined)?.id !== 6);
     say(`\n${sim.logs.length} consume logs, ${client.requestCount} requests to OneAPI, ${sim.writes().length} priority writes.`);
     say(`team-openai (not in the config) was ${untouched ? 'never touched' : 'WRITTEN TO (bug)'}.`);

@@ -25,7 +25,7 @@ export async function reportCommand(opts: GlobalOptions & { days: number; json?:
   const ctx = context(opts, 2);
   const { config } = await configOrThrow(ctx);
   const state = await openStateStore(ctx.stateDir, ctx.log).load();
-  const { channelIds, channelNames, source } = await channelsOf(ctx, config);
+  const { channelIds, channelNames, source } = await channelsOf(ctx, config, state);
   const nowMs = systemClock.now();
   const report = dailyReport({ config, buckets: state.usage.buckets, channelIds, channelNames, nowMs, days: opts.days });
 
@@ -40,10 +40,17 @@ export async function reportCommand(opts: GlobalOptions & { days: number; json?:
   return 0;
 }
 
-/** Channel names and config ids from OneAPI when it is configured and answers; otherwise nothing, and ids. */
-async function channelsOf(ctx: Context, config: Config) {
-  const none = { channelIds: new Map<ChannelRef, number>(), channelNames: new Map<number, string>() };
-  if (!ctx.env.ONEAPI_BASE_URL) return { ...none, source: 'by id (ONEAPI_BASE_URL not set)' };
+/**
+ * Channel names and config ids from OneAPI when it is configured and answers; otherwise from the names the last
+ * cycle saw (kept in state).
+ */
+async function channelsOf(ctx: Context, config: Config, state: State) {
+  const remembered = Object.entries(state.channelNames).map(([id, name]) => ({ id: Number(id), name, priority: 0, status: 1 }));
+  const none = {
+    channelIds: resolveRefs(config, remembered).ids,
+    channelNames: new Map(remembered.map((c) => [c.id, c.name])),
+  };
+  if (!ctx.env.ONEAPI_BASE_URL) return { ...none, source: 'names as of the last cycle (ONEAPI_BASE_URL not set)' };
   try {
     const channels = await connect(ctx, true).client.listChannels();
     return {
@@ -52,7 +59,7 @@ async function channelsOf(ctx: Context, config: Config) {
       source: 'names from OneAPI',
     };
   } catch (err) {
-    return { ...none, source: `by id (OneAPI not reachable: ${(err as Error).message.split('\n')[0]})` };
+    return { ...none, source: `names as of the last cycle (OneAPI not reachable: ${(err as Error).message.split('\n')[0]})` };
   }
 }
 
@@ -63,7 +70,8 @@ function terminalWidth(env: Record<string, string | undefined>): number {
   return process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 100;
 }
 
-function renderReport(r: DailyReport, o: { config: Config; state: State; source: string; width: number }): string {
+/** The report for people: charts by model and by free/over/unbudgeted, a per-channel table, totals. */
+export function renderReport(r: DailyReport, o: { config: Config; state: State; source: string; width: number }): string {
   const tz = r.timezone;
   const label = (day: string) => DateTime.fromISO(day, { zone: tz }).toFormat('ccc MM-dd');
   const share = (n: number) => (r.totals.tokens ? `${((n / r.totals.tokens) * 100).toFixed(1)}%` : '-');
@@ -75,8 +83,10 @@ function renderReport(r: DailyReport, o: { config: Config; state: State; source:
   ];
   if (watermark && o.state.usage.signature !== layoutSignature(layoutFor(o.config)))
     out.push('note:        the config changed since the last cycle; the free/over split is approximate until the next one');
+  // Without OneAPI a budget named by channel name has no id, so its tokens cannot be told from paid ones.
+  const paid = r.unresolved.length ? 'unbudgeted or unresolved' : 'unbudgeted (paid)';
   if (r.unresolved.length)
-    out.push(`note:        budgets without a resolved channel, counted as unbudgeted: ${r.unresolved.join(', ')}`);
+    out.push(`note:        ${r.unresolved.length} budget(s) not resolved to a channel id, their tokens show as ${paid}: ${r.unresolved.join(', ')}`);
 
   out.push('', 'Tokens per day by model');
   const byModel = r.days.map((d) => ({
@@ -91,15 +101,16 @@ function renderReport(r: DailyReport, o: { config: Config; state: State; source:
     parts: [
       { series: 'free', value: d.split.free },
       { series: 'over budget', value: d.split.overBudget },
-      { series: 'unbudgeted (paid)', value: d.split.unbudgeted },
+      { series: paid, value: d.split.unbudgeted },
     ],
   }));
   out.push(stackedBars(split, { width: o.width, valueFormat: num }));
 
   out.push('', 'Per channel');
+  const budgets = new Map(o.config.budgets.map((b) => [b.key, `${b.window} ${compact(b.freeTokens)}`]));
   const rows = r.channels.map((c) => [
     c.name === null ? `#${c.id}` : `${c.name} (#${c.id})`,
-    c.budgets.length ? c.budgets.join(', ') : 'none',
+    c.budgets.length ? c.budgets.map((k) => budgets.get(k) ?? k).join(', ') : 'none',
     num(c.tokens),
     num(c.requests),
     num(c.free),
@@ -107,7 +118,7 @@ function renderReport(r: DailyReport, o: { config: Config; state: State; source:
     num(c.unbudgeted),
     share(c.tokens),
   ]);
-  out.push(rows.length ? table(['CHANNEL', 'BUDGETS', 'TOKENS', 'REQUESTS', 'FREE', 'OVER BUDGET', 'UNBUDGETED', 'SHARE'], rows) : '(no channels)');
+  out.push(rows.length ? table(['CHANNEL', 'FREE BUDGET', 'TOKENS', 'REQUESTS', 'FREE', 'OVER BUDGET', 'UNBUDGETED', 'SHARE'], rows) : '(no channels)');
 
   const t = r.totals;
   out.push(
@@ -116,4 +127,11 @@ function renderReport(r: DailyReport, o: { config: Config; state: State; source:
     `             free ${num(t.free)} (${share(t.free)}), over budget ${num(t.overBudget)} (${share(t.overBudget)}), unbudgeted ${num(t.unbudgeted)} (${share(t.unbudgeted)})`,
   );
   return out.join('\n');
+}
+
+/** 1900000 -> "1.9M", as channels.yaml accepts it. */
+function compact(n: number): string {
+  if (n >= 1e6) return `${+(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${+(n / 1e3).toFixed(2)}k`;
+  return String(n);
 }
