@@ -1,3 +1,4 @@
+import { afterEach } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,4 +72,26 @@ export function events(text: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** For tests that start daemons: kills what is still running and runs the cleanups after each test. */
+export function useCleanup() {
+  let children: ChildProcess[] = [];
+  let fns: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const f of fns) await f();
+    children = [];
+    fns = [];
+  });
+  return {
+    start(...args: Parameters<typeof startCli>) {
+      const c = startCli(...args);
+      children.push(c);
+      return c;
+    },
+    add(fn: () => Promise<void>) {
+      fns.push(fn);
+    },
+  };
 }

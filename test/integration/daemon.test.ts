@@ -1,22 +1,16 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
-import { events, finished, startCli, waitFor } from '../helpers/cli.js';
+import { events, finished, startCli, useCleanup, waitFor } from '../helpers/cli.js';
 import { DEEPSEEK, TZ, world } from '../helpers/world.js';
 import { startSimulator } from '../../src/sim/simulator.js';
 import { demoChannels } from '../../src/cli/commands/demo.js';
 
 type Child = ReturnType<typeof startCli>;
 let child: Child | undefined;
-let cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
-  child = undefined;
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
+const t = useCleanup();
 
 const has = (c: Child, msg: string) => () => events(c.out()).some((e) => e.msg === msg);
 const count = (c: Child, msg: string) => events(c.out()).filter((e) => e.msg === msg).length;
@@ -37,13 +31,13 @@ describe('quota-pilot run (the daemon as a child process)', () => {
     const lib = libfaketime();
     expect(lib).toBeDefined(); // .ci/run installs Debian's faketime
     const w = await world();
-    cleanup.push(() => w.sim.close());
+    t.add(() => w.sim.close());
     // Yesterday evening's traffic used up DeepSeek's free quota in the window that started 2026-11-23 02:20.
     const evening = DateTime.fromISO('2026-11-23T23:00', { zone: TZ }).toSeconds();
     for (let i = 0; i < 20; i++) w.sim.addLog({ created_at: evening + i * 60, channel: 1, model_name: DEEPSEEK, prompt_tokens: 50_000, completion_tokens: 45_000 });
     w.sim.channels.find((c) => c.id === 3)!.priority = 70; // a manual change, to be undone by the reset
     const fakeNow = DateTime.fromISO('2026-11-24T02:19:50', { zone: TZ }).toUTC().toFormat('yyyy-MM-dd HH:mm:ss');
-    child = startCli(['run', '--interval', '600'], { ...w.env, TZ: 'UTC', LD_PRELOAD: lib!, FAKETIME: `@${fakeNow}`, FAKETIME_DONT_RESET: '1' });
+    child = t.start(['run', '--interval', '600'], { ...w.env, TZ: 'UTC', LD_PRELOAD: lib!, FAKETIME: `@${fakeNow}`, FAKETIME_DONT_RESET: '1' });
 
     await waitFor(() => w.priorities()['volc-deepseek'] === 10, 8000, 'the demotion at 02:19:5x');
     expect(w.priorities()['volc-glm']).toBe(70);
@@ -61,8 +55,8 @@ describe('quota-pilot run (the daemon as a child process)', () => {
 
   it('SIGHUP reloads the YAML; a bad edit is logged and the old config keeps running', async () => {
     const w = await world();
-    cleanup.push(() => w.sim.close());
-    child = startCli(['run', '--interval', '600'], w.env);
+    t.add(() => w.sim.close());
+    child = t.start(['run', '--interval', '600'], w.env);
     await waitFor(has(child, 'cycle done'), 8000, 'the first cycle');
     await writeFile(join(w.cfg, 'channels.yaml'), 'channels:\n  - channel: volc-deepseek\n    free_tokens: lots\n');
     child.kill('SIGHUP');
@@ -83,14 +77,14 @@ describe('quota-pilot run (the daemon as a child process)', () => {
     const first = await startSimulator({ channels: demoChannels() });
     const port = Number(new URL(first.url).port);
     const w = await world();
-    cleanup.push(() => w.sim.close());
+    t.add(() => w.sim.close());
     await first.close();
-    child = startCli(['run', '--interval', '600'], { ...w.env, ONEAPI_BASE_URL: `http://127.0.0.1:${port}`, ONEAPI_TIMEOUT: '2' });
+    child = t.start(['run', '--interval', '600'], { ...w.env, ONEAPI_BASE_URL: `http://127.0.0.1:${port}`, ONEAPI_TIMEOUT: '2' });
     await waitFor(has(child, 'cycle failed'), 15_000, 'a failed cycle');
     const failed = events(child.out()).find((e) => e.msg === 'cycle failed')!;
     expect(failed).toMatchObject({ failures: 1, retryInSec: 5, kind: 'unreachable' });
     const back = await startSimulator({ channels: demoChannels(), port });
-    cleanup.push(() => back.close());
+    t.add(() => back.close());
     await waitFor(has(child, 'cycle recovered'), 20_000, 'recovery');
     expect(back.writes()).toEqual([]);
     expect(child.exitCode).toBeNull();

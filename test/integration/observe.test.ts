@@ -1,19 +1,13 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { events, finished, startCli, waitFor } from '../helpers/cli.js';
+import { events, finished, startCli, useCleanup, waitFor } from '../helpers/cli.js';
 import { DEEPSEEK, logs, world } from '../helpers/world.js';
 
 type Child = ReturnType<typeof startCli>;
 let child: Child | undefined;
-let cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
-  child = undefined;
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
+const t = useCleanup();
 
 /** A webhook receiver on loopback that records what it is sent. */
 async function receiver() {
@@ -29,17 +23,17 @@ async function receiver() {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  cleanup.push(() => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.add(() => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }));
   return { url, got };
 }
 
 describe('run: metrics, health and alerts', () => {
   it('serves /metrics that promtool accepts, /healthz, and sends each alert once', async () => {
     const w = await world({ logs: [...logs(1, DEEPSEEK, 40, 47_000), ...logs(3, 'GLM-4-7-251222', 20, 100_000)] });
-    cleanup.push(() => w.sim.close());
+    t.add(() => w.sim.close());
     const hook = await receiver();
     const dingtalk = await receiver();
-    child = startCli(['run', '--interval', '600', '--listen', '127.0.0.1:0'], {
+    child = t.start(['run', '--interval', '600', '--listen', '127.0.0.1:0'], {
       ...w.env,
       ALERT_WEBHOOK_URL: `${hook.url}/hook`,
       ALERT_WEBHOOK_URL_2: `${dingtalk.url}/robot/send?access_token=abc`,
@@ -87,7 +81,7 @@ describe('run: metrics, health and alerts', () => {
   it('/healthz turns 503 after the configured number of failed cycles', async () => {
     const w = await world();
     await w.sim.close();
-    child = startCli(['run', '--interval', '5', '--listen', '127.0.0.1:0', '--unhealthy-after', '1'], { ...w.env, ONEAPI_TIMEOUT: '1' });
+    child = t.start(['run', '--interval', '5', '--listen', '127.0.0.1:0', '--unhealthy-after', '1'], { ...w.env, ONEAPI_TIMEOUT: '1' });
     await waitFor(() => events(child!.out()).some((e) => e.msg === 'cycle failed'), 15_000, 'a failed cycle');
     const base = String(events(child.out()).find((e) => e.msg === 'quota-pilot started')!.listen);
     const health = await fetch(`${base}/healthz`);

@@ -95,6 +95,27 @@ describe('quota-pilot once (one-api simulator, real CLI)', () => {
     expect(row).toMatchObject({ used: 350_000, requests: 35 });
   });
 
+  it('report draws the days from the state file, as JSON and SVG too; status lists channels', async () => {
+    w = await world({ logs: [...logs(1, DEEPSEEK, 40, 47_000), ...logs(5, DEEPSEEK, 10, 1_000)] });
+    expect((await runCli(['once'], w.env)).code).toBe(0);
+    const offline = { ...w.env, ONEAPI_BASE_URL: '' }; // names come from the state file
+    const svg = join(w.state, 'usage.svg');
+    const r = await runCli(['report', '--days', '2', '--svg', svg], { ...offline, COLUMNS: '90' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Tokens per day by model');
+    expect(r.stdout).toMatch(/volc-deepseek \(#1\)\s+daily 1\.9M\s+1,880,000/);
+    const bars = r.stdout.split('\n').filter((l) => /[█▓▒░]/.test(l));
+    expect(bars.length).toBeGreaterThanOrEqual(4);
+    for (const line of bars) expect([...line].length).toBeLessThanOrEqual(90); // the charts fit the terminal
+    expect((await readFile(svg, 'utf8')).startsWith('<svg')).toBe(true);
+    const json = JSON.parse((await runCli(['report', '--json'], offline)).stdout);
+    expect(json.days).toHaveLength(7);
+    expect(json.totals).toMatchObject({ tokens: 1_890_000, requests: 50, free: 1_880_000, overBudget: 0, unbudgeted: 10_000 });
+    const status = JSON.parse((await runCli(['status', '--json'], w.env)).stdout);
+    expect(status.channels.find((c: { name: string }) => c.name === 'paid-deepseek')).toEqual({ channel: 5, name: 'paid-deepseek', observedPriority: 50, defaultPriority: 50, demotedPriority: null, desiredPriority: 50, autoDisabled: false, status: 1 });
+    expect(status.oneapi).toEqual({ reachable: true });
+  });
+
   it('makes no change when a log page fails part-way, and recovers on the next cycle', async () => {
     // 150 rows: more than the one-api search shortcut's 100, so the client must page through /api/log/.
     w = await world({ logs: logs(1, DEEPSEEK, 150, 13_000) });
