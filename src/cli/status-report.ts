@@ -12,7 +12,9 @@ import { num, table } from './render.js';
 export function statusReport(config: Config, state: State, live: { channels: Channel[] } | { error: string }, nowMs: number) {
   const oneapiError = 'error' in live ? live.error : undefined;
   const channels = 'error' in live ? [] : live.channels;
-  const resolution: Resolution = oneapiError ? { ids: new Map(), problems: [] } : resolveRefs(config, channels);
+  // Without OneAPI, budgets are matched to channels by the names the last cycle saw, so usage is still told.
+  const remembered = Object.entries(state.channelNames).map(([id, name]) => ({ id: Number(id), name, priority: 0, status: 1 }));
+  const resolution: Resolution = oneapiError ? { ids: resolveRefs(config, remembered).ids, problems: [] } : resolveRefs(config, channels);
   const usable = state.usage.signature === layoutSignature(layoutFor(config));
   const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory });
   const plan = new Map(decision.channels.map((c) => [c.id, c]));

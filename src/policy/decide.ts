@@ -2,7 +2,7 @@ import type { Budget, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import type { Memory } from '../state/store.js';
 import { sumUsage, type Bucket } from '../usage/buckets.js';
-import { currentWindow, formatLocal, lastOccurrence, type Window } from '../usage/windows.js';
+import { currentWindow, lastOccurrence, type Window } from '../usage/windows.js';
 import type { Resolution } from './resolve.js';
 
 export type BudgetState = 'ok' | 'warning' | 'exhausted' | 'unresolved';
@@ -152,9 +152,4 @@ export function decide(input: DecideInput): Decision {
 function renewedNote(mine: BudgetStatus[], lead = '; '): string {
   if (mine.length === 0) return '';
   return lead + mine.map((b) => `${b.budget.key} at ${usageSummary(b)}`).join('; ');
-}
-
-/** For messages: when the next nightly reset is due. */
-export function describeReset(config: Config, lastResetAt: number | null): string {
-  return lastResetAt === null ? 'never' : formatLocal(lastResetAt, config.reset.timezone);
 }

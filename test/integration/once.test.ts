@@ -114,6 +114,12 @@ describe('quota-pilot once (one-api simulator, real CLI)', () => {
     const status = JSON.parse((await runCli(['status', '--json'], w.env)).stdout);
     expect(status.channels.find((c: { name: string }) => c.name === 'paid-deepseek')).toEqual({ channel: 5, name: 'paid-deepseek', observedPriority: 50, defaultPriority: 50, demotedPriority: null, desiredPriority: 50, autoDisabled: false, status: 1 });
     expect(status.oneapi).toEqual({ reachable: true });
+    // OneAPI down: status says so, exits 1, and still tells the usage it counted.
+    const down = await runCli(['status', '--json'], { ...w.env, ONEAPI_BASE_URL: 'http://127.0.0.1:9', ONEAPI_TIMEOUT: '1' });
+    expect(down.code).toBe(1);
+    const d = JSON.parse(down.stdout);
+    expect(d.oneapi.reachable).toBe(false);
+    expect(d.budgets.find((b: { channel: number }) => b.channel === 1)).toMatchObject({ used: 1_880_000, state: 'exhausted', observedPriority: null });
   });
 
   it('makes no change when a log page fails part-way, and recovers on the next cycle', async () => {
