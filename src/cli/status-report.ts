@@ -20,7 +20,7 @@ export function statusReport(config: Config, state: State, live: { channels: Cha
   const plan = new Map(decision.channels.map((c) => [c.id, c]));
   const budgets = decision.budgets.map((b) => {
     const p = b.channelId === null ? undefined : plan.get(b.channelId);
-    const pr = project(b, nowMs);
+    const pr = project(b, nowMs, state.pace[b.budget.key]);
     return {
       budget: b.budget.key,
       channel: b.channelId ?? b.budget.channel,

@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
 import { usageSummary, type Decision } from '../policy/decide.js';
 import type { Change } from '../reconcile/apply.js';
-import { project } from '../usage/burn.js';
+import { project, type PaceLog } from '../usage/burn.js';
 import { formatLocal } from '../usage/windows.js';
 import type { AlertEvent } from './types.js';
 
@@ -23,7 +23,7 @@ const PROJECT_MIN_RATIO = 0.1;
  * The events one completed cycle gives rise to, and the memory that keeps them from repeating. Pure.
  * OneAPI outages and auth failures are followed across cycles by the daemon (see outage.ts).
  */
-export function detectEvents(p: { config: Config; decision: Decision; applied: Change[]; nowMs: number; memory: AlertMemory }): { events: AlertEvent[]; memory: AlertMemory } {
+export function detectEvents(p: { config: Config; decision: Decision; applied: Change[]; nowMs: number; memory: AlertMemory; pace?: PaceLog }): { events: AlertEvent[]; memory: AlertMemory } {
   const { config, decision, applied, nowMs } = p;
   const at = Math.floor(nowMs / 1000);
   const memory: AlertMemory = { projected: { ...p.memory.projected }, autoDisabled: [...p.memory.autoDisabled] };
@@ -43,7 +43,7 @@ export function detectEvents(p: { config: Config; decision: Decision; applied: C
     if (b.state !== 'ok' && b.state !== 'warning') continue;
     if (memory.projected[b.budget.key] === b.window.start) continue;
     if (at - b.window.start < PROJECT_MIN_ELAPSED_SEC || b.ratio < PROJECT_MIN_RATIO) continue;
-    const pr = project(b, nowMs);
+    const pr = project(b, nowMs, p.pace?.[b.budget.key]);
     if (!pr.beforeWindowEnds || pr.runsOutAt === null) continue;
     memory.projected[b.budget.key] = b.window.start;
     events.push({

@@ -6,6 +6,7 @@ import type { OneApiClient } from '../oneapi/types.js';
 import { decide, usageSummary, type Decision } from '../policy/decide.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
 import type { Memory, State, StateStore } from '../state/store.js';
+import { recordPace } from '../usage/burn.js';
 import { ingest } from '../usage/ingest.js';
 import { formatLocal } from '../usage/windows.js';
 import { applyChanges, diff, type ApplyResult, type Change } from './apply.js';
@@ -69,6 +70,7 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
 
     const decision = decide({ config, resolution, channels, buckets: read.usage.buckets, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
     result.decision = decision;
+    state.pace = recordPace(state.pace, decision.budgets, opts.nowMs);
     for (const b of decision.warnings)
       log.warn({ budget: b.budget.key, channel: b.channelId, used: b.used, free: b.budget.freeTokens, ratio: round(b.ratio), state: b.state, reason: usageSummary(b) }, 'budget warning');
     result.changes = diff(decision.channels);
@@ -86,7 +88,7 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
       state.memory = result.ok ? decision.memory : { ...decision.memory, lastResetAt: memory.lastResetAt };
       result.memory = state.memory;
       if (result.ok) logReset(log, config, decision, result.applied);
-      const detected = detectEvents({ config, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts });
+      const detected = detectEvents({ config, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace });
       result.events = detected.events;
       state.alerts = detected.memory;
       if (!result.ok) result.error = new Error(`${applied.failed.length} of ${result.changes.length} priority changes failed`);

@@ -4,6 +4,7 @@ import { Low, type Adapter } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import type { Logger } from 'pino';
 import { emptyAlertMemory, type AlertMemory } from '../events/detect.js';
+import type { PaceLog } from '../usage/burn.js';
 import { emptyUsage, type UsageState } from '../usage/ingest.js';
 
 /** What the policy remembers between cycles. */
@@ -34,6 +35,8 @@ export interface State {
   alerts: AlertMemory;
   /** Channel id -> name as OneAPI last listed them, so reports can name channels without asking OneAPI. */
   channelNames: Record<string, string>;
+  /** Each budget's use over the last hour, for burn rates. */
+  pace: PaceLog;
   lastCycle: CycleRecord | null;
   lastSuccessAt: number | null;
 }
@@ -45,6 +48,7 @@ export function emptyState(): State {
     memory: { lastResetAt: null, warned: {}, demoted: {} },
     alerts: emptyAlertMemory(),
     channelNames: {},
+    pace: {},
     lastCycle: null,
     lastSuccessAt: null,
   };
@@ -80,6 +84,7 @@ export function openStateStore(dir: string, logger?: Logger, adapter?: Adapter<S
       }
       db.data.alerts ??= emptyAlertMemory();
       db.data.channelNames ??= {};
+      db.data.pace ??= {};
       return structuredClone(db.data);
     },
     async save(state) {

@@ -1,8 +1,23 @@
 import type { BudgetStatus } from '../policy/decide.js';
 
-/** When a budget runs out at its current pace, from the average burn rate since its window started. */
+/** One observation of a budget's use, taken each cycle. */
+export interface PaceSample {
+  /** Unix seconds. */
+  at: number;
+  used: number;
+  windowStart: number;
+}
+
+/** Recent samples per budget key, kept in state so that `status` (another process) sees the same pace. */
+export type PaceLog = Record<string, PaceSample[]>;
+
+/** How far back the pace looks, and the shortest span it trusts. */
+const PACE_SPAN_SEC = 3600;
+const PACE_MIN_SPAN_SEC = 600;
+
+/** When a budget runs out at its current pace. */
 export interface Projection {
-  /** Tokens per hour, averaged over the window so far. */
+  /** Tokens per hour: over the last hour when samples allow, else averaged over the window so far. */
   tokensPerHour: number;
   /** Unix seconds when used tokens reach free_tokens; null when nothing is being used. */
   runsOutAt: number | null;
@@ -10,16 +25,28 @@ export interface Projection {
   beforeWindowEnds: boolean;
 }
 
-/** Projects a budget's exhaustion. Pure. */
-export function project(s: BudgetStatus, nowMs: number): Projection {
+/** Projects a budget's exhaustion from its recent pace (samples of the same window), or its window average. Pure. */
+export function project(s: BudgetStatus, nowMs: number, samples: PaceSample[] = []): Projection {
   const now = nowMs / 1000;
-  const elapsed = Math.max(1, now - s.window.start);
-  const perSec = s.used / elapsed;
+  const same = samples.filter((p) => p.windowStart === s.window.start && p.at >= now - PACE_SPAN_SEC && p.at <= now - PACE_MIN_SPAN_SEC);
+  const base = same.length > 0 ? same[0] : { at: s.window.start, used: 0 };
+  const perSec = Math.max(0, s.used - base.used) / Math.max(1, now - base.at);
   const left = s.budget.freeTokens - s.used;
-  const runsOutAt = left <= 0 ? now : perSec > 0 ? Math.round(now + left / perSec) : null;
+  const runsOutAt = left <= 0 ? Math.floor(now) : perSec > 0 ? Math.round(now + left / perSec) : null;
   return {
     tokensPerHour: Math.round(perSec * 3600),
     runsOutAt,
     beforeWindowEnds: runsOutAt !== null && s.window.end !== Infinity && runsOutAt < s.window.end,
   };
+}
+
+/** Adds this cycle's observations and forgets those older than the pace looks back. Pure. */
+export function recordPace(log: PaceLog, budgets: BudgetStatus[], nowMs: number): PaceLog {
+  const now = Math.floor(nowMs / 1000);
+  const next: PaceLog = {};
+  for (const b of budgets) {
+    const kept = (log[b.budget.key] ?? []).filter((p) => p.at >= now - PACE_SPAN_SEC && p.windowStart === b.window.start);
+    next[b.budget.key] = [...kept, { at: now, used: b.used, windowStart: b.window.start }];
+  }
+  return next;
 }

@@ -8,7 +8,7 @@ import { OutageTracker } from '../../src/events/outage.js';
 import { isJournal, journalStream, syslogPriority } from '../../src/platform/logger.js';
 import { decide } from '../../src/policy/decide.js';
 import { resolveRefs } from '../../src/policy/resolve.js';
-import { project } from '../../src/usage/burn.js';
+import { project, recordPace } from '../../src/usage/burn.js';
 import type { Bucket } from '../../src/usage/buckets.js';
 import { aBudget, aChannel, aConfig, aDefault, aMemory } from '../helpers/builders.js';
 
@@ -31,6 +31,20 @@ describe('project', () => {
     const d = decide({ config, resolution: resolveRefs(config, channels), channels, buckets: used(500_000), nowMs: ms('2026-11-24T12:20'), memory: aMemory({ lastResetAt: 0 }) });
     // 500k in 10 h: 50k/h; 500k left -> 10 more hours: 22:20, before the 02:20 renewal.
     expect(project(d.budgets[0], ms('2026-11-24T12:20'))).toEqual({ tokensPerHour: 50_000, runsOutAt: sec('2026-11-24T22:20'), beforeWindowEnds: true });
+  });
+
+  it('prefers the pace of the last hour, from samples of the same window', () => {
+    const channels = chans();
+    const now = ms('2026-11-24T12:20');
+    const d = decide({ config, resolution: resolveRefs(config, channels), channels, buckets: used(500_000), nowMs: now, memory: aMemory({ lastResetAt: 0 }) });
+    const samples = [
+      { at: sec('2026-11-24T11:00'), used: 100_000, windowStart: sec('2026-11-24T02:20') }, // too old: over an hour
+      { at: sec('2026-11-24T11:20'), used: 300_000, windowStart: sec('2026-11-24T02:20') }, // 200k in the last hour
+      { at: sec('2026-11-24T12:15'), used: 490_000, windowStart: sec('2026-11-24T02:20') }, // too recent to trust
+    ];
+    expect(project(d.budgets[0], now, samples)).toEqual({ tokensPerHour: 200_000, runsOutAt: sec('2026-11-24T14:50'), beforeWindowEnds: true });
+    const log = recordPace({ [d.budgets[0].budget.key]: samples }, d.budgets, now);
+    expect(log[d.budgets[0].budget.key].map((p) => p.at)).toEqual([sec('2026-11-24T11:20'), sec('2026-11-24T12:15'), sec('2026-11-24T12:20')]);
   });
 });
 
