@@ -21,7 +21,8 @@ export function windowStart(): number {
 /** `n` consume logs on a channel, spread over the last `spanSec` seconds (but inside the current window). */
 export function logs(channel: number, model: string, n: number, tokensEach: number, spanSec = 600): SimLog[] {
   const oldest = Math.max(windowStart() + 1, ago(spanSec + 30));
-  const newest = ago(30);
+  // Right after 02:20 the window is younger than 30 s: keep the rows inside it (and past the CLI's 5 s lag).
+  const newest = Math.max(oldest, ago(30));
   return Array.from({ length: n }, (_, i) => ({
     created_at: Math.floor(oldest + ((newest - oldest) * i) / Math.max(1, n - 1)),
     channel,
