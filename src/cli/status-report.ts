@@ -2,7 +2,7 @@ import type { Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import { decide } from '../policy/decide.js';
 import { formatRefProblem, resolveRefs, type Resolution } from '../policy/resolve.js';
-import type { State } from '../state/store.js';
+import { rememberedChannels, type State } from '../state/store.js';
 import { layoutFor, layoutSignature } from '../usage/buckets.js';
 import { project } from '../usage/burn.js';
 import { formatLocal, nextOccurrence } from '../usage/windows.js';
@@ -13,7 +13,7 @@ export function statusReport(config: Config, state: State, live: { channels: Cha
   const oneapiError = 'error' in live ? live.error : undefined;
   const channels = 'error' in live ? [] : live.channels;
   // Without OneAPI, budgets are matched to channels by the names the last cycle saw, so usage is still told.
-  const remembered = Object.entries(state.channelNames).map(([id, name]) => ({ id: Number(id), name, priority: 0, status: 1 }));
+  const remembered = rememberedChannels(state);
   const resolution: Resolution = oneapiError ? { ids: resolveRefs(config, remembered).ids, problems: [] } : resolveRefs(config, channels);
   const usable = state.usage.signature === layoutSignature(layoutFor(config));
   const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory });

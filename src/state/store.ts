@@ -4,6 +4,7 @@ import { Low, type Adapter } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import type { Logger } from 'pino';
 import { emptyAlertMemory, type AlertMemory } from '../events/detect.js';
+import type { Channel } from '../oneapi/types.js';
 import type { PaceLog } from '../usage/burn.js';
 import { emptyUsage, type UsageState } from '../usage/ingest.js';
 
@@ -39,6 +40,11 @@ export interface State {
   pace: PaceLog;
   lastCycle: CycleRecord | null;
   lastSuccessAt: number | null;
+}
+
+/** The channels the last cycle saw, as far as names go (priority and status are not remembered). */
+export function rememberedChannels(state: State): Channel[] {
+  return Object.entries(state.channelNames).map(([id, name]) => ({ id: Number(id), name, priority: 0, status: 1 }));
 }
 
 export function emptyState(): State {

@@ -7,7 +7,7 @@ import { resolveRefs } from '../../policy/resolve.js';
 import { stackedBars } from '../../report/chart.js';
 import { dailyReport, type DailyReport } from '../../report/daily.js';
 import { reportSvg } from '../../report/svg.js';
-import { openStateStore, type State } from '../../state/store.js';
+import { openStateStore, rememberedChannels, type State } from '../../state/store.js';
 import { layoutFor, layoutSignature } from '../../usage/buckets.js';
 import { formatLocal } from '../../usage/windows.js';
 import { configOrThrow, connect, context, type Context, type GlobalOptions } from '../context.js';
@@ -45,7 +45,7 @@ export async function reportCommand(opts: GlobalOptions & { days: number; json?:
  * cycle saw (kept in state).
  */
 async function channelsOf(ctx: Context, config: Config, state: State) {
-  const remembered = Object.entries(state.channelNames).map(([id, name]) => ({ id: Number(id), name, priority: 0, status: 1 }));
+  const remembered = rememberedChannels(state);
   const none = {
     channelIds: resolveRefs(config, remembered).ids,
     channelNames: new Map(remembered.map((c) => [c.id, c.name])),
