@@ -43,7 +43,7 @@ describe('headers', () => {
       .matchHeader('authorization', `Bearer ${TOKEN}`)
       .matchHeader('new-api-user', '42')
       .reply(200, ok(aChannel));
-    await expect(make().getChannel(7)).resolves.toEqual(aChannel);
+    await expect(make().getChannel(7)).resolves.toEqual({ ...aChannel, models: [] });
   });
 
   it('sends no New-Api-User without a user id', async () => {
@@ -62,7 +62,7 @@ describe('getChannel', () => {
       .get('/api/channel/7')
       .reply(200, ok({ ...aChannel, priority: null, key: 'sk-upstream-secret', models: 'gpt-4o', weight: 1 }));
     const ch = await make({ flavor: 'one-hub' }).getChannel(7);
-    expect(ch).toEqual({ id: 7, name: 'free-tier', priority: 0, status: 1 });
+    expect(ch).toEqual({ id: 7, name: 'free-tier', priority: 0, status: 1, models: ['gpt-4o'] });
     expect(JSON.stringify(ch)).not.toContain('sk-upstream-secret');
   });
 });
@@ -131,8 +131,8 @@ describe('retries', () => {
     const logger = pino({ level: 'warn' }, { write: (s: string) => lines.push(s) });
     const results: string[] = [];
     const client = make({ logger, onRequest: (route, result) => results.push(`${route} ${result}`) });
-    await expect(client.getChannel(7)).resolves.toEqual(aChannel);
-    expect(sleeps).toEqual([2000]);
+    await expect(client.getChannel(7)).resolves.toEqual({ ...aChannel, models: [] });
+    expect(sleeps[0]).toBe(2000); // then a pacing wait: after a 429 no burst
     expect(client.requestCount).toBe(2);
     expect(results).toEqual(['GET /api/channel/:id rate-limited', 'GET /api/channel/:id ok']);
     expect(lines.map((l) => JSON.parse(l))).toEqual([
@@ -147,11 +147,21 @@ describe('retries', () => {
     ]);
   });
 
-  it('caps a long Retry-After at 30 s', async () => {
+  it('caps a long Retry-After at 180 s (one admin rate-limit window), then paces instead of bursting', async () => {
     api().get('/api/channel/7').reply(429, '', { 'Retry-After': '600' });
     api().get('/api/channel/7').reply(200, ok(aChannel));
     await make().getChannel(7);
-    expect(sleeps).toEqual([30_000]);
+    expect(sleeps[0]).toBe(180_000);
+    expect(sleeps).toHaveLength(2); // the bucket was emptied: the retry waits for a token
+  });
+
+  it('without Retry-After, backs off 30 s, 60 s, 120 s on 429: longer than a 180 s limiter window in all', async () => {
+    api().get('/api/channel/7').times(4).reply(429, '');
+    const client = make({ maxRequestsPerMinute: 1e9 });
+    const e = await failure(client.getChannel(7));
+    expect(e.kind).toBe('rate-limited');
+    expect(sleeps.filter((ms) => ms >= 1000)).toEqual([30_000, 60_000, 120_000]);
+    expect(client.throttledMs).toBeGreaterThanOrEqual(210_000);
   });
 
   it('backs off 500 ms, 1 s, 2 s on 5xx, then throws a retryable server error', async () => {
@@ -220,7 +230,7 @@ describe('the token never leaks', () => {
 });
 
 describe('rate limit', () => {
-  it('lets a burst of 10 through, then spaces requests by 60/maxRequestsPerMinute seconds', async () => {
+  it('lets a burst of a tenth of the minute allowance through, then spaces requests by 60/maxRequestsPerMinute seconds', async () => {
     let t = 1_000_000;
     const sent: number[] = [];
     const client = make({
@@ -236,8 +246,9 @@ describe('rate limit', () => {
     for (let i = 0; i < 12; i++) await client.getChannel(7);
     t += 5000; // idle time refills the bucket
     await client.getChannel(7);
-    expect(sent).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1000, 2000, 7000]);
-    expect(sleeps).toEqual([1000, 1000]);
+    // A burst of a tenth of a minute's allowance (6 here), then one a second.
+    expect(sent).toEqual([0, 0, 0, 0, 0, 0, 1000, 2000, 3000, 4000, 5000, 6000, 11000]);
+    expect(sleeps).toEqual([1000, 1000, 1000, 1000, 1000, 1000]);
   });
 
   it('queues concurrent callers instead of letting them race for tokens', async () => {
@@ -250,8 +261,8 @@ describe('rate limit', () => {
         t += ms;
       },
     });
-    api().get('/api/channel/7').times(12).reply(200, ok(aChannel));
-    await Promise.all(Array.from({ length: 12 }, () => client.getChannel(7)));
+    api().get('/api/channel/7').times(14).reply(200, ok(aChannel));
+    await Promise.all(Array.from({ length: 14 }, () => client.getChannel(7)));
     expect(sleeps).toEqual([500, 500]);
   });
 });

@@ -65,7 +65,7 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
   try {
     const client = createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000 });
     const log = pino({ level: 'silent' });
-    const deps = { client, config, store: openStateStore(stateDir), log };
+    const deps = { client, flavor: 'one-api' as const, config, store: openStateStore(stateDir), log };
     const metrics = createMetrics();
     const notifier = createNotifier({ targets, log });
     const showStatus = async () => {

@@ -1,7 +1,7 @@
 import { createNotifier } from '../../alerts/notifier.js';
 import { loadConfig } from '../../config/load.js';
 import { formatIssue } from '../../config/types.js';
-import { healthOf } from '../../metrics/health.js';
+import { healthOf, staleAfterMs } from '../../metrics/health.js';
 import { createMetrics } from '../../metrics/metrics.js';
 import { parseListen, startHttpServer, type HttpServer } from '../../metrics/server.js';
 import { systemClock } from '../../platform/clock.js';
@@ -39,6 +39,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   const notifier = createNotifier({ targets, log: log.child({ component: 'alerts' }) });
   const daemon = new Daemon({
     client,
+    flavor: connection.flavor,
     store,
     log,
     clock: systemClock,
@@ -57,7 +58,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
       ...listen,
       metrics,
       log,
-      health: () => healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter }),
+      health: () => healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter, staleAfterMs: staleAfterMs(opts.interval) }),
     });
   log.info(
     { flavor: connection.flavor, baseUrl: connection.baseUrl, intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', alertTargets: targets.map((t) => t.name) },
