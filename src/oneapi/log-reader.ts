@@ -110,10 +110,14 @@ async function readOneApi(http: Http, q: LogQuery, deliver: Deliver, opts: LogRe
       const oldest = Math.min(...times);
       // Fewer than 100 rows in all, or reaching back past the range: they hold every consume log of the range.
       if (recent.length < SEARCH_LIMIT || oldest < q.start - ID_ORDER_SLACK_SEC) {
-        const inRange = recent.filter((r) => isInt((r as { type?: unknown }).type) && (r as { type: number }).type === CONSUME);
-        if (opts.onFirst && !opts.onFirst(inRange.length)) return { pages, rows: 0, declined: true };
-        deliver(inRange);
-        return { pages, rows: inRange.length, declined: false, total: inRange.length };
+        // Already complete, so nothing to decide: the rest of the read would cost more than this one request.
+        const consume = recent.filter((r) => (r as { type?: unknown }).type === CONSUME);
+        const total = consume.filter((r) => {
+          const at = (r as { created_at?: unknown }).created_at;
+          return isInt(at) && at >= q.start && at <= q.end;
+        }).length;
+        deliver(consume);
+        return { pages, rows: consume.length, declined: false, total };
       }
       if (times.length > 0) {
         const perSec = recent.length / Math.max(1, Math.max(...times) - oldest);

@@ -58,9 +58,11 @@ export class Fold {
     const pageKeys = new Set<number>();
     for (const raw of rows) {
       const ch = this.flavor === 'one-hub' ? (raw as { channel_id?: unknown })?.channel_id : (raw as { channel?: unknown })?.channel;
-      // A row of a channel nobody budgets is never checked: its faults are not ours to report.
+      // A row of a channel nobody budgets is never checked: its faults are not ours to report. It is only tallied,
+      // to learn how busy the whole gateway is (one-api's newest-100 search also brings rows from outside the range).
       if (typeof ch === 'number' && !channels.has(ch)) {
-        this.stats.seen++;
+        const at = (raw as { created_at?: unknown }).created_at;
+        if (typeof at === 'number' && at >= q.start && at <= q.end) this.stats.seen++;
         continue;
       }
       const checked = checkRow(raw, this.flavor);

@@ -63,7 +63,8 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
   const say = (s: string) => process.stdout.write(s + '\n');
   const seen = { demoted: new Set<number>(), restored: new Set<number>(), reset: false };
   try {
-    const client = createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000 });
+    // The client's clock is the demo's too: OneAPI's Date header (the simulator's clock) is compared with it.
+    const client = createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000, now: () => clock.now() });
     const log = pino({ level: 'silent' });
     const deps = { client, flavor: 'one-api' as const, config, store: openStateStore(stateDir), log };
     const metrics = createMetrics();
