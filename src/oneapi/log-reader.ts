@@ -102,38 +102,42 @@ async function inParallel(items: number[], limit: number, fn: (item: number) => 
 async function readOneApi(http: Http, q: LogQuery, deliver: Deliver, opts: LogReadOptions): Promise<LogReadStats> {
   let estimate: number | undefined;
   let pages = 0;
+  let skip = 0;
   if (opts.tryRecent && q.channel === undefined) {
     const recent = await searchRecent(http);
     pages++;
     if (recent) {
+      const consume = recent.filter((r) => (r as { type?: unknown }).type === CONSUME);
       const times = recent.map((r) => (r as { created_at?: unknown }).created_at).filter(isInt);
       const oldest = Math.min(...times);
-      // Fewer than 100 rows in all, or reaching back past the range: they hold every consume log of the range.
+      const inRange = consume.filter((r) => {
+        const at = (r as { created_at?: unknown }).created_at;
+        return isInt(at) && at >= q.start && at <= q.end;
+      }).length;
+      // Fewer than 100 rows in all, or reaching back past the range: they hold every consume log of the range,
+      // and nothing is left to decide.
       if (recent.length < SEARCH_LIMIT || oldest < q.start - ID_ORDER_SLACK_SEC) {
-        // Already complete, so nothing to decide: the rest of the read would cost more than this one request.
-        const consume = recent.filter((r) => (r as { type?: unknown }).type === CONSUME);
-        const total = consume.filter((r) => {
-          const at = (r as { created_at?: unknown }).created_at;
-          return isInt(at) && at >= q.start && at <= q.end;
-        }).length;
         deliver(consume);
-        return { pages, rows: consume.length, declined: false, total };
+        return { pages, rows: consume.length, declined: false, total: inRange };
       }
-      if (times.length > 0) {
-        const perSec = recent.length / Math.max(1, Math.max(...times) - oldest);
-        estimate = Math.round(perSec * (q.end - q.start + 1));
-        if (opts.onFirst && !opts.onFirst(estimate)) return { pages, rows: 0, declined: true, total: estimate };
-      }
+      // Otherwise they are the range's newest rows by id, which is the list's order: the list's first `inRange`
+      // rows are these, so paging starts after them (a row inserted meanwhile only makes a repeat, never a gap).
+      // What is left is the part of the range older than the search reached, at the pace the search shows.
+      const perSec = recent.length / Math.max(1, Math.max(...times) - oldest);
+      estimate = Math.round(perSec * Math.max(0, oldest - q.start));
+      if (opts.onFirst && !opts.onFirst(estimate, consume)) return { pages, rows: 0, declined: true, total: estimate + inRange };
+      deliver(consume);
+      skip = Math.floor(inRange / ONE_API_PAGE_SIZE);
     }
   }
   const asked = estimate !== undefined;
   const params: Params = { type: CONSUME, ...timeParams(q), ...(q.channel === undefined ? {} : { channel: q.channel }) };
   const guard = new RepeatGuard('GET /api/log/');
   let rows = 0;
-  for (let p = 0; p < MAX_PAGES; p++) {
+  for (let p = skip; p < MAX_PAGES; p++) {
     const page = await http.request({ method: 'GET', path: '/api/log/', params: { ...params, p }, check: plainPage });
     pages++;
-    if (p === 0 && !asked && opts.onFirst && !opts.onFirst(page.rows.length < ONE_API_PAGE_SIZE ? page.rows.length : undefined))
+    if (p === 0 && !asked && opts.onFirst && !opts.onFirst(page.rows.length < ONE_API_PAGE_SIZE ? 0 : undefined, page.rows))
       return { pages, rows: 0, declined: true, total: estimate };
     guard.check(page, ONE_API_PAGE_SIZE);
     deliver(page.rows);
@@ -173,8 +177,8 @@ async function readWithTotal(http: Http, s: TotalPaging, deliver: Deliver, opts:
   // A total below the rows already served (0 beside a full page) is not believed: paging on to a short page is safe.
   const first = answer.total !== undefined && answer.total < answer.rows.length ? { ...answer, total: undefined } : answer;
   let pages = 1;
-  if (opts.onFirst && !opts.onFirst(first.total ?? (first.rows.length < PAGE_SIZE ? first.rows.length : undefined)))
-    return { pages, rows: 0, declined: true, total: first.total };
+  const left = first.total !== undefined ? Math.max(0, first.total - first.rows.length) : first.rows.length < PAGE_SIZE ? 0 : undefined;
+  if (opts.onFirst && !opts.onFirst(left, first.rows)) return { pages, rows: 0, declined: true, total: first.total };
   // Classic new-api answers a plain array and counts p from 0; versions before 2024-03 ignore page_size and
   // serve 10 rows: the first page's length is then the page size.
   const size = first.size ?? (first.total === undefined && first.rows.length === ONE_API_PAGE_SIZE ? ONE_API_PAGE_SIZE : PAGE_SIZE);

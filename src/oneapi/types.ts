@@ -37,10 +37,11 @@ export interface LogReadStats {
 
 export interface LogReadOptions {
   /**
-   * Called once after the first request with the result set's size (exact, or estimated on one-api), before any
-   * row is delivered; returning false stops the read there.
+   * Called once after the first request, before any row is delivered, with how many rows are still to come (exact
+   * where the server gives a total, estimated on one-api, undefined when unknown) and the rows of that first answer
+   * as a sample; returning false stops the read there.
    */
-  onFirst?: (total: number | undefined) => boolean;
+  onFirst?: (remaining: number | undefined, sample: unknown[]) => boolean;
   /** one-api only: try the newest-100 search first (it serves a small all-channel read in one request). */
   tryRecent?: boolean;
 }

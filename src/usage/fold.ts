@@ -73,7 +73,7 @@ export class Fold {
       const r = checked.row;
       if (r.createdAt < q.start || r.createdAt > q.end || !channels.has(r.channel)) continue;
       this.stats.seen++;
-      if (this.isRepeat(r.key)) {
+      if (pageKeys.has(r.key) || this.isRepeat(r.key)) {
         this.stats.repeated++;
         continue;
       }
@@ -92,6 +92,20 @@ export class Fold {
     if (this.pages.length > PAGE_MEMORY) this.pages.shift();
   }
 
+  /** The share of a sample's rows in `range` that belong to `channels` (1 when the sample has none in range). */
+  share(sample: unknown[], range: { start: number; end: number }, channels: Set<number>): number {
+    let all = 0;
+    let mine = 0;
+    for (const raw of sample) {
+      const r = raw as { created_at?: unknown; channel?: unknown; channel_id?: unknown };
+      const at = r.created_at;
+      if (typeof at !== 'number' || at < range.start || at > range.end) continue;
+      all++;
+      if (channels.has((this.flavor === 'one-hub' ? r.channel_id : r.channel) as number)) mine++;
+    }
+    return all === 0 ? 1 : mine / all;
+  }
+
   /** Adds the sums into `buckets` (the caller's own array). */
   commit(buckets: Bucket[]): void {
     const adder = new BucketAdder(buckets);
@@ -105,7 +119,7 @@ export class Fold {
 
   private reject(r: Rejected, pageKeys: Set<number>): void {
     if (r.key !== undefined) {
-      if (this.isRepeat(r.key)) return;
+      if (pageKeys.has(r.key) || this.isRepeat(r.key)) return;
       pageKeys.add(r.key);
       // Remembered like a counted row, so the sweep's re-read does not report it again.
       if ((r.createdAt ?? this.keepFrom) >= this.keepFrom) this.nearKeys.set(r.key, r.createdAt ?? this.keepFrom);

@@ -114,8 +114,8 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec);
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'none', swept: false, coldChannels: [] };
   const named = new Set(input.channels);
-  const read = async (q: LogQuery, channels: Set<number>, onFirst?: (total: number | undefined) => boolean, tryRecent = false) => {
-    const r = await client.readLogs(q, (rows) => fold.page(rows, q, channels), { onFirst, tryRecent });
+  const read = async (q: LogQuery, channels: Set<number>, onFirst?: (left: number | undefined, sample: unknown[]) => boolean, tryRecent = false, accept = q) => {
+    const r = await client.readLogs(q, (rows) => fold.page(rows, accept, channels), { onFirst, tryRecent });
     stats.pages += r.pages;
     return r;
   };
@@ -140,23 +140,26 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   if (cursor && warm.length > 0 && end > cursor.readTo) {
     const size = pageSizeOf(flavor);
     const pages = (rows: number) => Math.ceil((rows + 1) / size);
-    const newSpan = end - cursor.readTo;
-    const perChannelCost = (span: number) => (rates.named === null ? 0 : pages((rates.named * span) / warm.length) * warm.length);
-    // One read of every channel is cheapest when the budgeted channels carry most of the traffic; one read per
-    // channel when they are a small part of a busy gateway. The first answer (its total, or one-api's newest-100
-    // search) says which, before any row is taken; a guess from the last cycles saves even that request.
-    const guessAll = rates.all === null || rates.named === null || pages(rates.all * newSpan) <= perChannelCost(newSpan) || sweep;
-    // Re-reading the last minutes (for rows written late) is free when they fit in the pages read anyway.
-    const rate = guessAll ? (rates.all ?? rates.named ?? 0) : (rates.named ?? 0) / warm.length;
-    const overlapFree = pages(rate * (newSpan + opts.sweepSpanSec)) <= pages(rate * newSpan);
-    const start = sweep || overlapFree ? Math.max(cursor.readTo - opts.sweepSpanSec + 1, fromServer) : cursor.readTo + 1;
+    // Steady reads start right after the cursor; the sweep goes back a little for rows written late. (one-api's
+    // newest-100 search brings late rows along at no cost: they have the newest ids. The fold takes them.)
+    const start = sweep ? Math.max(cursor.readTo - opts.sweepSpanSec + 1, fromServer) : cursor.readTo + 1;
     const q = { start, end };
     const span = end - start + 1;
+    const accept = { start: Math.max(cursor.readTo - opts.sweepSpanSec + 1, fromServer), end };
     const warmSet = new Set(warm);
+    const perChannelCost = (rows: number) => pages(rows / warm.length) * warm.length;
+    // One read of every channel is cheapest when the budgeted channels carry most of the traffic; one read per
+    // channel when they are a small part of a busy gateway. The first answer says which before any row is taken:
+    // how many rows are left (its total, or one-api's newest-100 search) and, from its rows, the budgeted share.
+    // When the last cycles show per-channel reads far cheaper, even that request is saved.
+    const guessAll =
+      rates.all === null || rates.named === null || pages(rates.all * span) <= 4 * perChannelCost(rates.named * span) || sweep;
+    // one-api's count is an estimate from the newest 100 rows' pace: only a clear saving justifies many reads.
+    const slack = flavor === 'one-api' ? 1.5 : 1;
+    const decide = (left: number | undefined, sample: unknown[]) =>
+      left === undefined || Math.ceil(left / size) <= slack * perChannelCost(left * fold.share(sample, q, warmSet));
     const seenBefore = fold.stats.seen;
-    const all = guessAll
-      ? await read(q, warmSet, (total) => total === undefined || pages(total) - 1 <= perChannelCost(span), flavor === 'one-api')
-      : undefined;
+    const all = guessAll ? await read(q, warmSet, decide, flavor === 'one-api', accept) : undefined;
     if (all && !all.declined) {
       stats.mode = 'all';
       rates = { ...rates, all: ewma(rates.all, (fold.stats.seen - seenBefore) / span) };
@@ -166,10 +169,7 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
       for (const c of warm) await read({ ...q, channel: c }, new Set([c]));
     }
     rates = { ...rates, named: ewma(rates.named, (fold.stats.counted - coldCounted) / span) };
-    stats.swept = sweep || start <= cursor.readTo;
-  } else if (cold.length > 0) {
-    // Learn how busy the budgeted channels are from the windows just read.
-    rates = { ...rates, named: fold.stats.counted / Math.max(1, end - fromServer + 1) };
+    stats.swept = sweep;
   }
 
   // Every read succeeded: now the sums become the state.

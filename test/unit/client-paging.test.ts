@@ -84,12 +84,12 @@ describe('one-api', () => {
     expect(client.requestCount).toBe(1);
   });
 
-  it('pages the list when the search reaches back less than a minute before start', async () => {
-    const rows = [...ids(199, 101).reverse().map((id) => aLog(id)), aLog(100, { created_at: RANGE.start - 30 })];
+  it('pages the list after the search when it reaches back less than a minute before start: its rows are the first pages', async () => {
+    const rows = [...ids(201, 99).reverse().map((id) => aLog(id)), aLog(100, { created_at: RANGE.start - 30 })];
     search().reply(200, ok(rows));
-    nock(BASE).get('/api/log/').query(true).reply(200, ok([aLog(7)]));
+    list(9).reply(200, ok([aLog(7)])); // 99 rows of the range came with the search: pages 0-8 are known
     const client = make('one-api');
-    expect(await read(client, recent)).toEqual([7]);
+    expect(await read(client, recent)).toEqual([...ids(201, 99).reverse(), 100, 7]);
     expect(client.requestCount).toBe(2);
   });
 
@@ -101,13 +101,14 @@ describe('one-api', () => {
   });
 
   it('pages the 10-row list when the search does not reach back to start (a repeated row goes on to the fold)', async () => {
-    search().reply(200, ok(ids(1000, 100).reverse().map((id) => aLog(id, { created_at: RANGE.end }))));
+    // The newest 100 are all stamped after the range: none is in it, and none reaches back to start.
+    search().reply(200, ok(ids(1000, 100).reverse().map((id) => aLog(id, { created_at: RANGE.end + 10 }))));
     list(0).reply(200, ok(ids(11, 10).reverse().map((id) => aLog(id))));
     // A new row arrived between the pages: row 11 is served again at the top of page 1.
     list(1).reply(200, ok(ids(2, 10).reverse().map((id) => aLog(id))));
     list(2).reply(200, ok([aLog(1)]));
     const client = make('one-api');
-    expect(await read(client, recent)).toEqual([...ids(11, 10).reverse(), ...ids(2, 10).reverse(), 1]);
+    expect(await read(client, recent)).toEqual([...ids(1000, 100).reverse(), ...ids(11, 10).reverse(), ...ids(2, 10).reverse(), 1]);
     expect(client.requestCount).toBe(4);
   });
 
@@ -123,7 +124,7 @@ describe('one-api', () => {
   });
 
   it('throws, with no partial result, when a middle page fails after its retries', async () => {
-    search().reply(200, ok(ids(1000, 100).map((id) => aLog(id, { created_at: RANGE.end }))));
+    search().reply(200, ok(ids(1000, 100).map((id) => aLog(id, { created_at: RANGE.end + 10 }))));
     list(0).reply(200, ok(ids(11, 10).map((id) => aLog(id))));
     list(1).times(4).reply(503, '');
     const client = make('one-api');
@@ -251,11 +252,11 @@ describe('readLogs: channel filter, the first answer decides, pages in parallel,
     const stats = await client.readLogs(RANGE, (rows) => got.push(...rows), { onFirst: (t) => (totals.push(t), false) });
     expect(stats).toMatchObject({ declined: true, pages: 1, rows: 0, total: 5000 });
     expect(got).toEqual([]);
-    expect(totals).toEqual([5000]);
+    expect(totals).toEqual([4900]); // rows still to come after the first page
   });
 
   it('one-api estimates the size of a read from the newest-100 search before paging', async () => {
-    // 100 rows over the last 100 s before end: about one a second, so the 3,601 s range holds ~3,600.
+    // 100 rows over the last 100 s before end: about one a second, so ~3,500 rows are left before the oldest.
     const rows = ids(1, 100).reverse().map((id) => aLog(id, { created_at: RANGE.end - 100 + id }));
     api().get('/api/log/search').query({ keyword: '2' }).reply(200, ok(rows));
     let total: number | undefined;

@@ -132,7 +132,7 @@ function fakeOneApi(flavor: Flavor = 'new-api', opts: { skewSec?: number; nowMs?
       const record = { ...q, pages: 1 };
       queries.push(record);
       requests++;
-      if (o.onFirst && !o.onFirst(match.length)) return { pages: 1, rows: 0, declined: true, total: match.length };
+      if (o.onFirst && !o.onFirst(Math.max(0, match.length - size), match.slice(0, size))) return { pages: 1, rows: 0, declined: true, total: match.length };
       const pages = Math.max(1, Math.ceil((match.length + 1) / size));
       record.pages = pages;
       requests += pages - 1;
@@ -187,15 +187,22 @@ describe('ingest', () => {
     let t = NOW;
     const f = fakeOneApi('new-api', { nowMs: () => t });
     const row = aRow({ created_at: now - 60, channel: 1 });
-    f.add(row, row);
+    const old = aRow({ created_at: now - 3000, channel: 1 }); // far from the cursor, repeated within one page
+    f.add(row, row, old, old);
     const first = await ingest(emptyUsage(), { ...base, client: f.client, nowMs: t });
-    expect(first.stats).toMatchObject({ counted: 1, repeated: 1 });
+    expect(first.stats).toMatchObject({ counted: 2, repeated: 2 });
     t += 60_000;
     const late = aRow({ created_at: now - 30, channel: 1 }); // stamped before the last read's end, written after it
     f.add(late);
     const second = await ingest(first.usage, { ...base, client: f.client, nowMs: t });
-    expect(second.stats.swept).toBe(true);
-    expect(tokensOf(second.usage)).toBe(300);
+    expect([second.stats.swept, tokensOf(second.usage)]).toEqual([false, 300]); // a steady read starts after the cursor
+    t += DEFAULT_INGEST.sweepEverySec * 1000;
+    f.add(late); // the sweep sees it again: counted once
+    const third = await ingest(second.usage, { ...base, client: f.client, nowMs: t });
+    expect(third.stats.swept).toBe(true);
+    expect(tokensOf(third.usage)).toBe(450);
+    const fourth = await ingest(third.usage, { ...base, client: f.client, nowMs: t + 60_000 });
+    expect([fourth.stats.swept, tokensOf(fourth.usage)]).toEqual([false, 450]);
   });
 
   it('skips a hostile row with one warning naming id, channel and field, counts the rest, and moves on', async () => {
