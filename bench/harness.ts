@@ -99,7 +99,9 @@ export function configDir(channelsYaml: string, prioritiesYaml: string): string 
 /** A short, secret-free reason a CLI run failed. */
 export function failure(run: CliRun): string {
   const how = run.signal ? `killed by ${run.signal}` : `exit ${run.code}`;
-  const line = run.stderr.split('\n').find((l) => l.startsWith('error:')) ?? run.stderr.split('\n').find((l) => l.trim() !== '') ?? '';
+  // `error: …` on stderr, else the summary's `once: failed: …` on stdout, else the last log line.
+  const lines = [...run.stderr.split('\n'), ...run.stdout.split('\n')].filter((l) => l.trim() !== '');
+  const line = lines.find((l) => l.startsWith('error:')) ?? lines.find((l) => /^\w+: failed: /.test(l)) ?? run.stderr.trim().split('\n').pop() ?? '';
   return `${how}${line ? `: ${line.slice(0, 160)}` : ''}`;
 }
 
