@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -39,27 +39,34 @@ export function cleanUp(): void {
  * Runs the real CLI as a child process (asynchronously: the simulator lives in this process and must keep
  * answering), with only the given environment plus PATH, and the RSS/CPU probe preloaded.
  */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 15 * 60_000): Promise<CliRun> {
-  const cli = startCli(args, env);
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 15 * 60_000, stdoutToFile = false): Promise<CliRun> {
+  const cli = startCli(args, env, stdoutToFile);
   const timer = setTimeout(() => cli.child.kill('SIGKILL'), timeoutMs);
   return cli.done.finally(() => clearTimeout(timer));
 }
 
-/** Starts the CLI and leaves it running (for `run`); `done` settles when it exits. */
-export function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; stdout: () => string; done: Promise<CliRun> } {
+/**
+ * Starts the CLI and leaves it running (for `run`); `done` settles when it exits. `stdoutToFile` sends stdout
+ * to a file instead of a pipe: the CLI exits right after a large write, and a pipe loses what was not yet read.
+ */
+export function startCli(args: string[], env: Record<string, string>, stdoutToFile = false): { child: ChildProcess; stdout: () => string; done: Promise<CliRun> } {
   const probeFile = join(scratch, `probe-${++probeCount}.json`);
+  const outFile = join(scratch, `stdout-${probeCount}.txt`);
+  const outFd = stdoutToFile ? openSync(outFile, 'w') : undefined;
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, ['--import', PROBE, CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env, QP_BENCH_PROBE: probeFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', outFd ?? 'pipe', 'pipe'],
   });
+  if (outFd !== undefined) closeSync(outFd);
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
+  child.stdout?.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   const done = new Promise<CliRun>((resolve) =>
     child.on('close', (code, signal) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (outFd !== undefined) stdout = readFileSync(outFile, 'utf8');
       resolve({ code, signal, ms, stdout, stderr, ...readProbe(probeFile) });
     }),
   );
@@ -137,7 +144,7 @@ export function median(xs: number[]): number {
  * budget agrees, else what differs: a request count means nothing if rows were skipped.
  */
 export async function usageMismatch(sim: Simulator, env: Record<string, string>, from: number): Promise<string | undefined> {
-  const run = await runCli(['status', '--json'], env);
+  const run = await runCli(['status', '--json'], env, undefined, true);
   if (run.code !== 0) return `status --json failed (${failure(run)})`;
   let budgets: { channel: number | string; model: string | null; used: number }[];
   try {
