@@ -35,6 +35,23 @@ export function cleanUp(): void {
   rmSync(scratch, { recursive: true, force: true });
 }
 
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.on('close', () => children.delete(child));
+}
+
+/** On SIGINT/SIGTERM (e.g. `timeout`), stops the CLI processes the bench started and removes its scratch dir. */
+export function cleanUpOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const child of children) child.kill('SIGKILL');
+      cleanUp();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
 /**
  * Runs the real CLI as a child process (asynchronously: the simulator lives in this process and must keep
  * answering), with only the given environment plus PATH, and the RSS/CPU probe preloaded.
@@ -59,6 +76,7 @@ export function startCli(args: string[], env: Record<string, string>, stdoutToFi
     stdio: ['ignore', outFd ?? 'pipe', 'pipe'],
   });
   if (outFd !== undefined) closeSync(outFd);
+  track(child);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d) => (stdout += d));
@@ -124,6 +142,7 @@ export async function replay(sim: Simulator, requests: SimRequest[]): Promise<{ 
     env: { PATH: process.env.PATH ?? '', REPLAY_BASE_URL: sim.url, REPLAY_TOKEN: sim.token, REPLAY_USER_ID: sim.flavor === 'new-api' ? '1' : '' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  track(child);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
