@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -35,31 +35,56 @@ export function cleanUp(): void {
   rmSync(scratch, { recursive: true, force: true });
 }
 
+const children = new Set<ChildProcess>();
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.on('close', () => children.delete(child));
+}
+
+/** On SIGINT/SIGTERM (e.g. `timeout`), stops the CLI processes the bench started and removes its scratch dir. */
+export function cleanUpOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const child of children) child.kill('SIGKILL');
+      cleanUp();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
 /**
  * Runs the real CLI as a child process (asynchronously: the simulator lives in this process and must keep
  * answering), with only the given environment plus PATH, and the RSS/CPU probe preloaded.
  */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 15 * 60_000): Promise<CliRun> {
-  const cli = startCli(args, env);
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 15 * 60_000, stdoutToFile = false): Promise<CliRun> {
+  const cli = startCli(args, env, stdoutToFile);
   const timer = setTimeout(() => cli.child.kill('SIGKILL'), timeoutMs);
   return cli.done.finally(() => clearTimeout(timer));
 }
 
-/** Starts the CLI and leaves it running (for `run`); `done` settles when it exits. */
-export function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; stdout: () => string; done: Promise<CliRun> } {
+/**
+ * Starts the CLI and leaves it running (for `run`); `done` settles when it exits. `stdoutToFile` sends stdout
+ * to a file instead of a pipe: the CLI exits right after a large write, and a pipe loses what was not yet read.
+ */
+export function startCli(args: string[], env: Record<string, string>, stdoutToFile = false): { child: ChildProcess; stdout: () => string; done: Promise<CliRun> } {
   const probeFile = join(scratch, `probe-${++probeCount}.json`);
+  const outFile = join(scratch, `stdout-${probeCount}.txt`);
+  const outFd = stdoutToFile ? openSync(outFile, 'w') : undefined;
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, ['--import', PROBE, CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env, QP_BENCH_PROBE: probeFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', outFd ?? 'pipe', 'pipe'],
   });
+  if (outFd !== undefined) closeSync(outFd);
+  track(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
+  child.stdout?.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   const done = new Promise<CliRun>((resolve) =>
     child.on('close', (code, signal) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (outFd !== undefined) stdout = readFileSync(outFile, 'utf8');
       resolve({ code, signal, ms, stdout, stderr, ...readProbe(probeFile) });
     }),
   );
@@ -99,7 +124,9 @@ export function configDir(channelsYaml: string, prioritiesYaml: string): string 
 /** A short, secret-free reason a CLI run failed. */
 export function failure(run: CliRun): string {
   const how = run.signal ? `killed by ${run.signal}` : `exit ${run.code}`;
-  const line = run.stderr.split('\n').find((l) => l.startsWith('error:')) ?? run.stderr.split('\n').find((l) => l.trim() !== '') ?? '';
+  // `error: …` on stderr, else the summary's `once: failed: …` on stdout, else the last log line.
+  const lines = [...run.stderr.split('\n'), ...run.stdout.split('\n')].filter((l) => l.trim() !== '');
+  const line = lines.find((l) => l.startsWith('error:')) ?? lines.find((l) => /^\w+: failed: /.test(l)) ?? run.stderr.trim().split('\n').pop() ?? '';
   return `${how}${line ? `: ${line.slice(0, 160)}` : ''}`;
 }
 
@@ -115,6 +142,7 @@ export async function replay(sim: Simulator, requests: SimRequest[]): Promise<{ 
     env: { PATH: process.env.PATH ?? '', REPLAY_BASE_URL: sim.url, REPLAY_TOKEN: sim.token, REPLAY_USER_ID: sim.flavor === 'new-api' ? '1' : '' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  track(child);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -135,7 +163,7 @@ export function median(xs: number[]): number {
  * budget agrees, else what differs: a request count means nothing if rows were skipped.
  */
 export async function usageMismatch(sim: Simulator, env: Record<string, string>, from: number): Promise<string | undefined> {
-  const run = await runCli(['status', '--json'], env);
+  const run = await runCli(['status', '--json'], env, undefined, true);
   if (run.code !== 0) return `status --json failed (${failure(run)})`;
   let budgets: { channel: number | string; model: string | null; used: number }[];
   try {

@@ -9,7 +9,7 @@
 import { cpus } from 'node:os';
 import type { Flavor } from '../src/oneapi/types.js';
 import { backfill, million } from './backfill.js';
-import { cleanUp } from './harness.js';
+import { cleanUp, cleanUpOnSignals } from './harness.js';
 import { manyBudgetsCpu, steady } from './steady.js';
 import { sustained } from './sustain.js';
 import { renderTable, say, type Outcome, type Row } from './table.js';
@@ -42,6 +42,7 @@ const take = (o: Outcome) => {
   cliFailures.push(...o.cliFailures);
 };
 
+cleanUpOnSignals();
 try {
   if (only.has('a') || only.has('b')) for (const f of FLAVORS) take(await backfill(f, logs, { a: only.has('a'), b: only.has('b') }));
   if (only.has('c')) take(await million());

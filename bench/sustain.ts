@@ -78,7 +78,8 @@ export async function sustained(seconds: number, perSec = 50, channels = 100, bu
       {
         measure: `f. run --interval ${INTERVAL_SEC}, one-api, ${perSec} logs/s, ${budgeted} of ${channels} channels budgeted, default cap, ${seconds} s: longest cycle`,
         figure:
-          `${sec(longest)} longest of ${done.length} done, ${failedCycles} failed` +
+          (done.length ? `${sec(longest)} longest of ${done.length} done` : 'no cycle finished') +
+          `, ${failedCycles} failed` +
           (open > INTERVAL_SEC * 1000 ? `, one still running after ${sec(open)}` : '') +
           `; ${num(limited)} of ${num(total)} requests got 429` +
           (forced ? '; did not stop within 30 s of SIGTERM' : ''),

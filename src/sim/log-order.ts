@@ -28,7 +28,7 @@ export const CREATED_REQUEST_DESC: readonly OrderKey[] = [
  * differ. Within one second it sorts as the id does.
  */
 export function defaultRequestId(id: number, createdAt: number): string {
-  const stamp = new Date(createdAt * 1000).toISOString().replace(/\D/g, '').slice(0, 14);
+  const stamp = timeString(createdAt);
   let h = (id * 2654435761) >>> 0;
   let suffix = '';
   for (let i = 0; i < 8; i++) {
@@ -38,6 +38,20 @@ export function defaultRequestId(id: number, createdAt: number): string {
   return `${stamp}${String(id).padStart(9, '0')}${suffix}`;
 }
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+// yyyyMMddHHmmss (UTC) of a unix second; the day part is cached, as pages hold rows of few distinct days.
+let cachedDay = NaN;
+let cachedDayText = '';
+function timeString(sec: number): string {
+  const day = Math.floor(sec / 86400);
+  if (day !== cachedDay) {
+    cachedDay = day;
+    cachedDayText = new Date(day * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
+  }
+  const s = sec - day * 86400;
+  const two = (n: number) => (n < 10 ? '0' : '') + n;
+  return cachedDayText + two(Math.floor(s / 3600)) + two(Math.floor(s / 60) % 60) + two(s % 60);
+}
 
 /** The request_id a stored row renders with. */
 export function requestIdOf(log: SimLog): string {
