@@ -44,6 +44,8 @@ export interface Http {
   readonly throttledMs: number;
   /** OneAPI's clock from the newest answer with a Date header. */
   serverClock(): { serverMs: number; localMs: number } | undefined;
+  /** Cancels reads in flight and every wait; a PUT in flight finishes; later requests fail ('cancelled'). */
+  close(): void;
 }
 
 const FIRST_BACKOFF_MS = 500;
@@ -94,6 +96,18 @@ export function createHttp(opts: HttpOptions): Http {
   let count = 0;
   let backoffMs = 0;
   let clock: { serverMs: number; localMs: number } | undefined;
+  const stopper = new AbortController();
+  const cancelled = (endpoint: string) => new OneApiError(`request to OneAPI cancelled (${endpoint}): quota-pilot is stopping`, 'cancelled', endpoint);
+  /** Waits for `p` unless the client is closed first. */
+  const unlessClosed = <T>(p: Promise<T>, endpoint: string): Promise<T> => {
+    const signal = stopper.signal;
+    if (signal.aborted) return Promise.reject(cancelled(endpoint));
+    return new Promise<T>((resolve, reject) => {
+      const stop = () => reject(cancelled(endpoint));
+      signal.addEventListener('abort', stop, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+    });
+  };
 
   async function attempt<T>(spec: RequestSpec<T>, endpoint: string): Promise<Outcome<T>> {
     let res;
@@ -104,9 +118,11 @@ export function createHttp(opts: HttpOptions): Http {
         params: spec.params,
         data: spec.body,
         // axios' own timeout is a socket idle timeout; a server that trickles bytes needs a hard deadline too.
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        // A read is also cut short when the client closes; a write is left to finish, so its outcome is known.
+        signal: spec.method === 'GET' ? AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), stopper.signal]) : AbortSignal.timeout(opts.timeoutMs),
       });
     } catch (e) {
+      if (stopper.signal.aborted) return { ok: false, error: cancelled(endpoint) };
       // No response at all. The axios error holds config.headers (the token): keep only its code.
       const code = (e as { code?: unknown }).code;
       const why =
@@ -140,11 +156,12 @@ export function createHttp(opts: HttpOptions): Http {
       return limiter.waitedMs + backoffMs;
     },
     serverClock: () => clock,
+    close: () => stopper.abort(),
     async request<T>(spec: RequestSpec<T>): Promise<T> {
       const endpoint = `${spec.method} ${spec.path}`;
       const route = spec.route ?? endpoint;
       for (let n = 0; ; n++) {
-        await limiter.acquire();
+        await unlessClosed(limiter.acquire(), endpoint);
         count++;
         const out = await attempt(spec, endpoint);
         opts.onRequest?.(route, out.ok ? 'ok' : out.error.kind);
@@ -163,7 +180,7 @@ export function createHttp(opts: HttpOptions): Http {
           { endpoint, attempt: n + 1, delayMs, kind: out.error.kind, status: out.error.status },
           'oneapi request retry',
         );
-        await opts.sleep(delayMs);
+        await unlessClosed(opts.sleep(delayMs), endpoint);
       }
     },
   };

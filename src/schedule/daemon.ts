@@ -76,9 +76,13 @@ export class Daemon {
     this.trigger();
   }
 
-  /** Stops timers and waits for the cycle in flight (which saves state). */
+  /**
+   * Stops timers, cancels the cycle's reads in flight (a long backfill must not hold up systemd's stop: nothing is
+   * written on a partial read, and the next start goes on from the saved cursor) and waits for the cycle to save.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.deps.client.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.task?.destroy();
@@ -145,6 +149,10 @@ export class Daemon {
     if (problems !== this.problems) {
       for (const p of result.problems) log.error({ channel: p.ref, problem: formatRefProblem(p) }, 'channel reference problem');
       this.problems = problems;
+    }
+    if (this.stopped && (result.error as { kind?: string } | undefined)?.kind === 'cancelled') {
+      log.info({ durationMs: result.durationMs }, 'cycle cancelled: stopping');
+      return;
     }
     const events = [...result.events];
     this.reportSlow(result);

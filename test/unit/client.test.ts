@@ -267,6 +267,42 @@ describe('rate limit', () => {
   });
 });
 
+describe('close (the daemon stopping)', () => {
+  it('cancels a read in flight and a 429 back-off at once; later calls fail the same way', async () => {
+    api().get('/api/channel/7').delay(5000).reply(200, ok(aChannel));
+    const client = make();
+    const inFlight = failure(client.getChannel(7));
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    client.close();
+    const e = await inFlight;
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect({ kind: e.kind, retryable: e.retryable }).toEqual({ kind: 'cancelled', retryable: false });
+    expect((await failure(client.listChannels())).kind).toBe('cancelled');
+    nock.abortPendingRequests();
+  });
+
+  it('ends a long back-off sleep without waiting for it', async () => {
+    api().get('/api/channel/7').reply(429, '', { 'Retry-After': '120' });
+    let wake: () => void = () => undefined;
+    const client = make({ sleep: (ms) => (ms >= 1000 ? new Promise<void>((r) => (wake = r)) : Promise.resolve()) });
+    const pending = failure(client.getChannel(7));
+    await new Promise((r) => setTimeout(r, 50));
+    client.close();
+    expect((await pending).kind).toBe('cancelled');
+    wake();
+  });
+
+  it('lets a write in flight finish, so its outcome is known', async () => {
+    api().put('/api/channel/', { id: 7, priority: 0 }).delay(200).reply(200, ok(null));
+    const client = make();
+    const write = client.setPriority(7, 0);
+    await new Promise((r) => setTimeout(r, 50));
+    client.close();
+    await expect(write).resolves.toBeUndefined();
+  });
+});
+
 it('rejects an unknown flavor and impossible limits at construction', () => {
   expect(() => make({ flavor: 'two-api' as never })).toThrow(TypeError);
   expect(() => make({ flavor: 'toString' as never })).toThrow(TypeError);

@@ -117,6 +117,7 @@ function fakeOneApi(flavor: Flavor = 'new-api', opts: { skewSec?: number; nowMs?
     },
     throttledMs: 0,
     serverClock: () => (opts.nowMs ? { serverMs: opts.nowMs() + (opts.skewSec ?? 0) * 1000, localMs: opts.nowMs() } : undefined),
+    close: () => undefined,
     listChannels: async () => [],
     getChannel: async (id) => ({ id, name: '', priority: 0, status: 1, models: [] }) as Channel,
     setPriority: async () => undefined,

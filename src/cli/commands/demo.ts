@@ -71,7 +71,7 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
     const notifier = createNotifier({ targets, log });
     const showStatus = async () => {
       say(`\n$ quota-pilot status   (at ${DateTime.fromMillis(clock.now(), { zone: tz }).toFormat('yyyy-MM-dd HH:mm')})`);
-      say(renderStatus(statusReport(config, await deps.store.load(), { channels: await client.listChannels() }, clock.now()), config) + '\n');
+      say(renderStatus(statusReport(config, await deps.store.load(), { channels: await client.listChannels() }, clock.now(), 'one-api'), config) + '\n');
     };
     say(`OneAPI simulator on ${sim.url}; example config from ${EXAMPLE_DIR}; state in ${stateDir}`);
     say('Each row: free budget used in its daily window, and the channel priority OneAPI routes by (higher wins).');

@@ -74,7 +74,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     process.on('uncaughtException', crash);
     process.on('unhandledRejection', crash);
     const shutdown = (signal: string) => {
-      log.info({ signal }, 'stopping: finishing the cycle in flight');
+      log.info({ signal }, 'stopping: cancelling reads in flight');
       process.removeAllListeners('SIGTERM');
       process.removeAllListeners('SIGINT');
       daemon
