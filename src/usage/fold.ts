@@ -67,7 +67,9 @@ export class Fold {
       }
       const checked = checkRow(raw, this.flavor);
       if (!checked.ok) {
-        this.reject(checked.rejected, pageKeys);
+        // Outside the range read (one-api's newest-100 search), it was or will be reported where it belongs.
+        const at = checked.rejected.createdAt;
+        if (at === undefined || (at >= q.start && at <= q.end)) this.reject(checked.rejected, pageKeys);
         continue;
       }
       const r = checked.row;
