@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=512 --max-semi-space-size=2
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, formatIssue } from '../config/types.js';
 import { OneApiError } from '../oneapi/types.js';

@@ -44,6 +44,11 @@ export interface LogReadOptions {
   onFirst?: (remaining: number | undefined, sample: unknown[]) => boolean;
   /** one-api only: try the newest-100 search first (it serves a small all-channel read in one request). */
   tryRecent?: boolean;
+  /**
+   * one-api only: a long read (from a window's start) may keep a few pages in flight once it has seen several full
+   * pages; it may then ask for up to two pages past the end. Steady reads leave it off and cost exactly their pages.
+   */
+  readAhead?: boolean;
 }
 
 /** OneAPI's clock as last seen in a response's Date header, beside ours at that moment. */

@@ -77,6 +77,26 @@ describe('setPriority', () => {
     expect(client.requestCount).toBe(1);
   });
 
+  it('sends each body whole, with its own Content-Length and JSON type, one write after another', async () => {
+    const seen: Array<{ type: unknown; length: unknown }> = [];
+    for (const body of ['{"id":7,"priority":0}', '{"id":123,"priority":10000}', '{"id":7,"priority":5}'])
+      api()
+        .put('/api/channel/', body)
+        .reply(function () {
+          seen.push({ type: this.req.headers['content-type'], length: this.req.headers['content-length'] });
+          return [200, ok(null)];
+        });
+    const client = make();
+    await client.setPriority(7, 0);
+    await client.setPriority(123, 10000);
+    await client.setPriority(7, 5);
+    expect(seen).toEqual([
+      { type: 'application/json', length: '21' },
+      { type: 'application/json', length: '27' },
+      { type: 'application/json', length: '21' },
+    ]);
+  });
+
   it('throws on success:false', async () => {
     api().put('/api/channel/', { id: 7, priority: 0 }).reply(200, { success: false, message: '渠道不存在' });
     const e = await failure(make().setPriority(7, 0));
