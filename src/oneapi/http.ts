@@ -103,6 +103,9 @@ export function createHttp(opts: HttpOptions): Http {
   let backoffMs = 0;
   let clock: { serverMs: number; localMs: number } | undefined;
   const stopper = new AbortController();
+  /** The reads in flight, aborted when the client closes. */
+  const reads = new Set<AbortController>();
+  stopper.signal.addEventListener('abort', () => reads.forEach((r) => r.abort()), { once: true });
   const cancelled = (endpoint: string) => new OneApiError(`request to OneAPI cancelled (${endpoint}): quota-pilot is stopping`, 'cancelled', endpoint);
   /** Waits for `p` unless the client is closed first. */
   const unlessClosed = <T>(p: Promise<T>, endpoint: string): Promise<T> => {
@@ -117,6 +120,12 @@ export function createHttp(opts: HttpOptions): Http {
 
   async function attempt<T>(spec: RequestSpec<T>, endpoint: string): Promise<Outcome<T>> {
     let res;
+    // axios' own timeout is a socket idle timeout; a server that trickles bytes needs a hard deadline too. A read is
+    // also cut short when the client closes (a write is left to finish, so its outcome is known). One controller and
+    // one timer per request: cheaper than composing AbortSignal.timeout with AbortSignal.any on every page.
+    const abort = new AbortController();
+    const deadline = setTimeout(() => abort.abort(), opts.timeoutMs);
+    if (spec.method === 'GET') reads.add(abort);
     try {
       res = await send({
         ...base,
@@ -125,12 +134,10 @@ export function createHttp(opts: HttpOptions): Http {
         params: spec.params,
         headers: spec.body === undefined ? getHeaders : jsonHeaders,
         data: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-        // axios' own timeout is a socket idle timeout; a server that trickles bytes needs a hard deadline too.
-        // A read is also cut short when the client closes; a write is left to finish, so its outcome is known.
-        signal: spec.method === 'GET' ? AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), stopper.signal]) : AbortSignal.timeout(opts.timeoutMs),
+        signal: abort.signal,
       });
     } catch (e) {
-      if (stopper.signal.aborted) return { ok: false, error: cancelled(endpoint) };
+      if (spec.method === 'GET' && stopper.signal.aborted) return { ok: false, error: cancelled(endpoint) };
       // No response at all. The axios error holds config.headers (the token): keep only its code.
       const code = (e as { code?: unknown }).code;
       const why =
@@ -141,6 +148,9 @@ export function createHttp(opts: HttpOptions): Http {
             : 'network error';
       const message = `OneAPI at ${origin} unreachable on ${endpoint}: ${why}`;
       return { ok: false, error: new OneApiError(message, 'unreachable', endpoint) };
+    } finally {
+      clearTimeout(deadline);
+      reads.delete(abort);
     }
     const date = Date.parse(String(res.headers.date ?? ''));
     // The header has whole seconds, truncated: half a second is the better guess of the instant it was sent.
