@@ -130,8 +130,7 @@ export function createHttp(opts: HttpOptions): Http {
       res = await send({
         ...base,
         method: spec.method,
-        url: spec.path,
-        params: spec.params,
+        url: spec.params ? `${spec.path}?${query(spec.params)}` : spec.path,
         headers: spec.body === undefined ? getHeaders : jsonHeaders,
         data: spec.body === undefined ? undefined : JSON.stringify(spec.body),
         signal: abort.signal,
@@ -218,6 +217,13 @@ function checkShape<T>(spec: RequestSpec<T>, data: unknown): { ok: true; value: 
   const issue = parsed.error.issues[0];
   const where = issue && issue.path.length > 0 ? `data.${issue.path.join('.')}` : 'data';
   return { ok: false, why: `${where}: ${issue?.message ?? 'invalid'}` };
+}
+
+/** The query string, built here: axios' own params serializer walks each value through several helpers. */
+function query(params: Record<string, string | number | boolean>): string {
+  let q = '';
+  for (const k in params) q += `${q ? '&' : ''}${encodeURIComponent(k)}=${encodeURIComponent(params[k]!)}`;
+  return q;
 }
 
 /** Retry-After in seconds (the only form OneAPI's limiters could send); anything else falls back to back-off. */
