@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, formatIssue } from '../config/types.js';
 import { OneApiError } from '../oneapi/types.js';
 import { EnvError } from '../platform/env.js';
+import { StateSaveError } from '../reconcile/cycle.js';
+import { StateLockedError } from '../state/lock.js';
 import { demoCommand } from './commands/demo.js';
 import { onceCommand } from './commands/once.js';
 import { reportCommand } from './commands/report.js';
@@ -11,7 +13,7 @@ import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
 
 /** Exit codes (sysexits.h where one fits). */
-export const EXIT = { ok: 0, failed: 1, usage: 2, noPermission: 77, config: 78 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, tempFail: 75, noPermission: 77, config: 78 } as const;
 
 function seconds(v: string): number {
   const n = Number(v);
@@ -40,6 +42,14 @@ function fail(err: unknown): never {
   if (err instanceof EnvError) {
     process.stderr.write(err.problems.map((p) => `error: ${p}`).join('\n') + '\n');
     process.exit(EXIT.config);
+  }
+  if (err instanceof StateLockedError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(EXIT.tempFail);
+  }
+  if (err instanceof StateSaveError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(EXIT.failed);
   }
   if (err instanceof OneApiError) {
     process.stderr.write(`error: ${err.message}\n`);

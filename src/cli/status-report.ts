@@ -2,7 +2,7 @@ import type { Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import { decide } from '../policy/decide.js';
 import { formatRefProblem, resolveRefs, type Resolution } from '../policy/resolve.js';
-import { rememberedChannels, type State } from '../state/store.js';
+import { rememberedChannels, type State } from '../reconcile/state.js';
 import { layoutFor, layoutSignature } from '../usage/buckets.js';
 import { project } from '../usage/burn.js';
 import { formatLocal, nextOccurrence } from '../usage/windows.js';

@@ -3,17 +3,11 @@ import { usageSummary, type Decision } from '../policy/decide.js';
 import type { Change } from '../reconcile/apply.js';
 import { project, type PaceLog } from '../usage/burn.js';
 import { formatLocal } from '../usage/windows.js';
+import type { AlertMemory } from './memory.js';
+
+export { emptyAlertMemory, type AlertMemory } from './memory.js';
 import type { AlertEvent } from './types.js';
 
-/** What alerting remembers between cycles so that each event goes out once. Kept in the state file. */
-export interface AlertMemory {
-  /** Budget key -> window start in which its projected exhaustion was announced. */
-  projected: Record<string, number>;
-  /** Managed channels known to be auto-disabled (status 3) by OneAPI. */
-  autoDisabled: number[];
-}
-
-export const emptyAlertMemory = (): AlertMemory => ({ projected: {}, autoDisabled: [] });
 
 /** Don't project from too little: an hour into the window and a tenth of the budget used. */
 const PROJECT_MIN_ELAPSED_SEC = 3600;
@@ -26,7 +20,7 @@ const PROJECT_MIN_RATIO = 0.1;
 export function detectEvents(p: { config: Config; decision: Decision; applied: Change[]; nowMs: number; memory: AlertMemory; pace?: PaceLog }): { events: AlertEvent[]; memory: AlertMemory } {
   const { config, decision, applied, nowMs } = p;
   const at = Math.floor(nowMs / 1000);
-  const memory: AlertMemory = { projected: { ...p.memory.projected }, autoDisabled: [...p.memory.autoDisabled] };
+  const memory: AlertMemory = { projected: { ...p.memory.projected }, autoDisabled: [...p.memory.autoDisabled], unmoved: { ...p.memory.unmoved } };
   const events: AlertEvent[] = [];
   const names = new Map(decision.channels.map((c) => [c.id, c.name]));
   const tz = config.timezone;

@@ -1,6 +1,6 @@
 import type { Budget, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
-import type { Memory } from '../state/store.js';
+import type { Memory } from './memory.js';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
 import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
 import type { Resolution } from './resolve.js';

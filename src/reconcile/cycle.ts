@@ -5,17 +5,19 @@ import type { AlertEvent } from '../events/types.js';
 import type { Flavor, OneApiClient } from '../oneapi/types.js';
 import { decide, usageSummary, type Decision } from '../policy/decide.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
-import type { Memory, State, StateStore } from '../state/store.js';
+import type { Memory } from '../policy/memory.js';
+import type { StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
 import { ingest, type IngestStats } from '../usage/ingest.js';
 import { formatLocal } from '../usage/windows.js';
 import { applyChanges, diff, type ApplyResult, type Change } from './apply.js';
+import type { State } from './state.js';
 
 export interface CycleDeps {
   client: OneApiClient;
   flavor: Flavor;
   config: Config;
-  store: StateStore;
+  store: StateStore<State>;
   log: Logger;
 }
 
@@ -27,6 +29,16 @@ export interface CycleOptions {
   forceReset?: boolean;
   /** Use this memory instead of the stored one (a dry-run daemon keeps its own). */
   memory?: Memory;
+  /** Who takes the state lock ("run", "once", "reset") and how long to wait for another writer's cycle. */
+  lock?: { command: string; waitMs: number };
+}
+
+/** The state could not be saved: nothing was written to OneAPI (a write the state cannot record would repeat). */
+export class StateSaveError extends Error {
+  constructor(path: string, cause: Error) {
+    super(`state cannot be saved to ${path} (${cause.message}); no priority was written to OneAPI`);
+    this.name = 'StateSaveError';
+  }
 }
 
 export interface CycleResult {
@@ -54,9 +66,27 @@ export interface CycleResult {
 
 /**
  * One level-triggered pass: read every channel and the new logs, decide from scratch, write only differences.
- * Nothing is written unless every read succeeded.
+ * Nothing is written unless every read succeeded and the state was saved first. One writer at a time: the
+ * cycle holds the state dir's lock from load to save (a dry run neither locks nor saves: it writes nothing).
+ * Throws StateLockedError when another writer holds the lock for longer than `lock.waitMs`.
  */
 export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<CycleResult> {
+  if (opts.dryRun) return cycleLocked(deps, opts);
+  let release: () => Promise<void>;
+  try {
+    release = await deps.store.lock(opts.lock?.command ?? 'cycle', opts.lock?.waitMs ?? 60_000);
+  } catch (err) {
+    if ((err as Error).name === 'StateLockedError') throw err;
+    throw new StateSaveError(deps.store.dir, err as Error);
+  }
+  try {
+    return await cycleLocked(deps, opts);
+  } finally {
+    await release();
+  }
+}
+
+async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleResult> {
   const { client, config, store, log } = deps;
   const started = Date.now();
   const requestsBefore = client.requestCount;
@@ -89,6 +119,13 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
       result.memory = decision.memory;
       result.ok = true;
     } else {
+      // Save before writing: a write whose memory (the reset done, the demotion) cannot be kept would be
+      // repeated every cycle, overriding whatever an operator does meanwhile.
+      try {
+        await store.save({ ...state, memory: decision.memory });
+      } catch (err) {
+        throw new StateSaveError(store.path, err as Error);
+      }
       const applied = await applyChanges(client, result.changes, log);
       result.applied = applied.applied;
       result.failed = applied.failed;
@@ -111,7 +148,17 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
   const nowSec = Math.floor(opts.nowMs / 1000);
   state.lastCycle = { at: nowSec, ok: result.ok, durationMs: result.durationMs, changes: result.applied.length, error: result.error?.message };
   if (result.ok) state.lastSuccessAt = nowSec;
-  await saveQuietly(store, state, log);
+  if (opts.dryRun) return result;
+  try {
+    await store.save(state);
+  } catch (err) {
+    const e = result.error instanceof StateSaveError ? result.error : new StateSaveError(store.path, err as Error);
+    if (!(result.error instanceof StateSaveError) && result.applied.length > 0)
+      e.message = `state cannot be saved to ${store.path} (${(err as Error).message}) after ${result.applied.length} priority write(s); the next cycle re-reads them from OneAPI`;
+    log.error({ err, path: store.path }, 'state save failed');
+    result.ok = false;
+    result.error = e;
+  }
   return result;
 }
 
@@ -126,12 +173,5 @@ function logReset(log: Logger, config: Config, d: Decision, applied: Change[]): 
   );
 }
 
-async function saveQuietly(store: StateStore, state: State, log: Logger): Promise<void> {
-  try {
-    await store.save(state);
-  } catch (err) {
-    log.error({ err, path: store.path }, 'state save failed');
-  }
-}
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

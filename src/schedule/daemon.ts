@@ -8,13 +8,15 @@ import type { Flavor, OneApiClient } from '../oneapi/types.js';
 import type { Clock } from '../platform/clock.js';
 import { formatRefProblem } from '../policy/resolve.js';
 import { runCycle, type CycleResult } from '../reconcile/cycle.js';
-import type { Memory, StateStore } from '../state/store.js';
+import type { Memory } from '../policy/memory.js';
+import type { State } from '../reconcile/state.js';
+import type { StateStore } from '../state/store.js';
 import { nextOccurrence, formatLocal } from '../usage/windows.js';
 
 export interface DaemonDeps {
   client: OneApiClient;
   flavor: Flavor;
-  store: StateStore;
+  store: StateStore<State>;
   log: Logger;
   clock: Clock;
   config: Config;
@@ -129,7 +131,8 @@ export class Daemon {
     const { log, clock } = this.deps;
     let result: CycleResult;
     try {
-      result = await runCycle(this.deps, { nowMs: clock.now(), dryRun: this.deps.dryRun, memory: this.dryRunMemory });
+      // Waits for an operator's `once`/`reset` in flight rather than skipping the poll.
+      result = await runCycle(this.deps, { nowMs: clock.now(), dryRun: this.deps.dryRun, memory: this.dryRunMemory, lock: { command: 'run', waitMs: 10 * 60_000 } });
     } catch (err) {
       // runCycle reports OneAPI failures in its result; anything thrown here is a bug or a disk error.
       log.error({ err }, 'cycle crashed');

@@ -22,7 +22,7 @@ export interface RunOptions extends GlobalOptions {
 export async function runCommand(opts: RunOptions): Promise<number> {
   const ctx = context(opts, 1);
   const { log } = ctx;
-  const { config, warnings } = await configOrThrow(ctx);
+  const { config, warnings } = await configOrThrow(ctx, !opts.dryRun);
   for (const w of warnings) log.warn({ issue: formatIssue(w) }, 'config warning');
   let listen: { host: string; port: number } | null = null;
   try {
