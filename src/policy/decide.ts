@@ -88,8 +88,13 @@ function resetMode(input: DecideInput): ResetMode {
 
 /**
  * The whole policy, pure: from config, observed channels and usage, the priority each managed channel should have
- * and why. Exhausted channels go to `demoted` (again, if raised by hand); the nightly reset restores defaults;
- * a channel quota-pilot demoted comes back when its quota renews; any other manual change is left alone.
+ * and why. The rules, first match wins (the README has them as a table):
+ * 1. a budget is exhausted (use >= demote_at): `demoted` (again, if raised by hand; left alone if set lower);
+ * 2. the nightly reset (scheduled or forced): the default priority;
+ * 3. the channel is at `demoted` and its quota is available again: the default, whether or not the state remembers
+ *    demoting it, when its window renewed (since the last cycle, or since quota-pilot demoted it) or when there is
+ *    no memory at all (state lost);
+ * 4. anything else, including a manual priority other than `demoted`: left alone.
  */
 export function decide(input: DecideInput): Decision {
   const { config, resolution, channels, nowMs } = input;
@@ -115,25 +120,29 @@ export function decide(input: DecideInput): Decision {
     const def = defaults.get(ch.id) ?? null;
     const plan: ChannelPlan = { id: ch.id, name: ch.name, status: ch.status, observed: ch.priority, default: def, desired: ch.priority, reason: null };
     const key = String(ch.id);
+    const remembered = memory.demoted[key];
     if (exhausted.length > 0) {
+      const why = `budget exhausted: ${usageSummary(exhausted[0])}`;
       if (ch.priority > config.demoted) {
         plan.desired = config.demoted;
-        plan.reason = `budget exhausted: ${usageSummary(exhausted[0])}`;
+        plan.reason = why;
       }
-      if (plan.desired === config.demoted)
-        memory.demoted[key] = memory.demoted[key] ?? { at: nowSec, reason: plan.reason ?? `budget exhausted: ${usageSummary(exhausted[0])}` };
+      if (plan.desired === config.demoted) memory.demoted[key] = remembered ?? { at: nowSec, reason: why };
     } else if (def !== null && (reset === 'due' || reset === 'forced')) {
       if (ch.priority !== def) {
         plan.desired = def;
         plan.reason = `${reset === 'due' ? 'nightly reset' : 'reset'}: default priority restored` + renewedNote(mine);
       }
       delete memory.demoted[key];
-    } else if (memory.demoted[key]) {
-      if (def !== null && ch.priority === config.demoted) {
+    } else if (def !== null && ch.priority === config.demoted && ch.priority !== def && mine.length > 0) {
+      const why = restoreCause(mine, input.memory, remembered, reset);
+      if (why) {
         plan.desired = def;
-        plan.reason = `free quota renewed${renewedNote(mine, ': ')}`;
+        plan.reason = `free quota renewed${renewedNote(mine, ': ')} (${why})`;
+        delete memory.demoted[key];
       }
-      // Restored now, or changed by hand since we demoted it: either way no longer ours to restore.
+    } else if (remembered) {
+      // Changed by hand since we demoted it: no longer ours to restore.
       delete memory.demoted[key];
     }
     plans.push(plan);
@@ -148,7 +157,20 @@ export function decide(input: DecideInput): Decision {
     memory.warned[b.budget.key] = b.window.start;
     warnings.push(b);
   }
+  memory.windows = Object.fromEntries(budgets.map((b) => [b.budget.key, b.window.start]));
   return { budgets, channels: plans, warnings, reset, memory };
+}
+
+/**
+ * Why a channel found at `demoted`, none of whose budgets is exhausted, gets its default back now; null to leave
+ * it. Judged from what is observed plus the windows: the memory of a demotion helps but is not needed.
+ */
+function restoreCause(mine: BudgetStatus[], memory: Memory, remembered: Memory['demoted'][string] | undefined, reset: ResetMode): string | null {
+  if (reset === 'first-run') return 'no state: found at the demoted priority with quota available';
+  const renewed = mine.find((b) => memory.windows[b.budget.key] !== undefined && b.window.start > memory.windows[b.budget.key]);
+  if (renewed) return `its ${renewed.budget.window} window renewed`;
+  if (remembered && mine.some((b) => b.window.start > remembered.at)) return 'renewed since quota-pilot demoted it';
+  return null;
 }
 
 function renewedNote(mine: BudgetStatus[], lead = '; '): string {

@@ -3,14 +3,15 @@ import type { Config } from '../config/types.js';
 import { detectEvents } from '../events/detect.js';
 import type { AlertEvent } from '../events/types.js';
 import type { Flavor, OneApiClient } from '../oneapi/types.js';
-import { decide, usageSummary, type Decision } from '../policy/decide.js';
+import { usageSummary, type Decision } from '../policy/decide.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
 import type { Memory } from '../policy/memory.js';
 import type { StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
 import { ingest, type IngestStats } from '../usage/ingest.js';
 import { formatLocal } from '../usage/windows.js';
-import { applyChanges, diff, type ApplyResult, type Change } from './apply.js';
+import { applyChanges, type ApplyResult, type Change } from './apply.js';
+import { makePlan } from './plan.js';
 import type { State } from './state.js';
 
 export interface CycleDeps {
@@ -97,9 +98,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
   try {
     const channels = await client.listChannels();
     state.channelNames = Object.fromEntries(channels.map((c) => [c.id, c.name]));
-    const resolution = resolveRefs(config, channels);
-    result.problems = resolution.problems;
-    const named = [...new Set(resolution.ids.values())].sort((a, b) => a - b);
+    const named = [...new Set(resolveRefs(config, channels).ids.values())].sort((a, b) => a - b);
     const read = await ingest(state.usage, { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log });
     state.usage = read.usage;
     result.fetched = read.stats.counted;
@@ -107,12 +106,14 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     const { rejected, coldChannels, ...readStats } = read.stats;
     log.debug({ ...readStats, rejected: Object.keys(rejected).length ? rejected : undefined, coldChannels: coldChannels.length ? coldChannels : undefined, watermark: read.usage.watermark }, 'usage read');
 
-    const decision = decide({ config, resolution, channels, buckets: read.usage.buckets, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
+    const plan = makePlan({ config, channels, buckets: read.usage.buckets, pace: state.pace, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
+    const { decision } = plan;
+    result.problems = plan.problems;
     result.decision = decision;
     state.pace = recordPace(state.pace, decision.budgets, opts.nowMs);
     for (const b of decision.warnings)
       log.warn({ budget: b.budget.key, channel: b.channelId, used: b.used, free: b.budget.freeTokens, ratio: round(b.ratio), state: b.state, reason: usageSummary(b) }, 'budget warning');
-    result.changes = diff(decision.channels);
+    result.changes = plan.changes;
 
     if (opts.dryRun) {
       for (const c of result.changes) log.info({ channel: c.id, name: c.name, from: c.from, to: c.to, reason: c.reason, dryRun: true }, 'priority change planned');

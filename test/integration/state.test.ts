@@ -75,6 +75,23 @@ describe('the state file with the real CLI', () => {
   });
 });
 
+describe('restore from what OneAPI shows', () => {
+  it('state lost: a renewed channel found at the demoted priority is restored; a manual value is left alone', async () => {
+    w = await world({ logs: logs(1, DEEPSEEK, 5, 1000) });
+    w.sim.channels.find((c) => c.id === 1)!.priority = 10; // demoted yesterday by a daemon whose state is gone
+    w.sim.channels.find((c) => c.id === 3)!.priority = 70; // set by hand
+    const dry = await runCli(['once', '--dry-run'], w.env);
+    expect(dry.stdout).toContain('plan for every managed channel:');
+    expect(dry.stdout).toMatch(/channel 1 volc-deepseek: 10 -> 100 {2}\(free quota renewed: volc-deepseek\/DeepSeek-V3-2-251201 at 5,000\/1,900,000 tokens .*\(no state: found at the demoted priority with quota available\)\)/);
+    expect(dry.stdout).toContain('channel 3 volc-glm: keep 70');
+    expect(w.sim.writes()).toEqual([]);
+    const r = await runCli(['once'], w.env);
+    expect(r.code).toBe(0);
+    expect(w.puts().map((p) => p.body)).toEqual([{ id: 1, priority: 100 }]);
+    expect(w.priorities()).toMatchObject({ 'volc-deepseek': 100, 'volc-glm': 70 });
+  });
+});
+
 describe('runCycle when the state cannot be saved', () => {
   it('sends no write to OneAPI and fails with StateSaveError', async () => {
     w = await world({ logs: logs(1, DEEPSEEK, 40, 47_000) });
