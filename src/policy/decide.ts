@@ -1,6 +1,9 @@
 import type { Budget, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
+import type { PaceLog } from '../usage/burn.js';
 import type { Memory } from './memory.js';
+import { projectBudget, MIN_CHECK_SEC, type Projection } from './projection.js';
+import { DateTime } from 'luxon';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
 import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
 import type { Resolution } from './resolve.js';
@@ -16,6 +19,8 @@ export interface BudgetStatus {
   requests: number;
   ratio: number;
   state: BudgetState;
+  /** Where the recent burn rate takes it (null: not projected, e.g. exhausted, unresolved or no usage read yet). */
+  projection: Projection | null;
 }
 
 /** What quota-pilot wants for one channel it manages, and why. */
@@ -39,6 +44,11 @@ export interface Decision {
   /** Budgets that crossed warn_at for the first time in their window. */
   warnings: BudgetStatus[];
   reset: ResetMode;
+  /**
+   * Unix seconds (fractional) when a cycle should look again before the next poll, because a projected
+   * demotion falls due (or a burst could bring one forward) before then; null when no budget needs it.
+   */
+  nextCheckAt: number | null;
   /** Memory to keep if the plan is carried out. */
   memory: Memory;
 }
@@ -51,6 +61,10 @@ export interface DecideInput {
   nowMs: number;
   memory: Memory;
   forceReset?: boolean;
+  /** Recent samples of each budget's use, for the burn rate; without them no demotion is projected. */
+  pace?: PaceLog;
+  /** Unix seconds up to which `buckets` count use; null or absent: no projection. */
+  usageAsOf?: number | null;
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -60,9 +74,9 @@ export function usageSummary(s: BudgetStatus): string {
   return `${fmt(s.used)}/${fmt(s.budget.freeTokens)} tokens (${(s.ratio * 100).toFixed(1)}%), ${s.window.label}`;
 }
 
-/** Measures every budget in its current window. */
+/** Measures every budget in its current window, and projects it from its recent burn rate. */
 export function measureBudgets(input: Omit<DecideInput, 'memory' | 'channels'>): BudgetStatus[] {
-  const { config, resolution, buckets, nowMs } = input;
+  const { config, resolution, buckets, nowMs, usageAsOf } = input;
   const windows = windowsFor(config.budgets, config.timezone, nowMs);
   const index = new UsageIndex(buckets);
   return config.budgets.map((budget) => {
@@ -75,7 +89,11 @@ export function measureBudgets(input: Omit<DecideInput, 'memory' | 'channels'>):
     const ratio = tokens / budget.freeTokens;
     const state: BudgetState =
       channelId === null ? 'unresolved' : ratio >= budget.demoteAt ? 'exhausted' : ratio >= budget.warnAt ? 'warning' : 'ok';
-    return { budget, channelId, window, used: tokens, requests, ratio, state };
+    const projection =
+      state === 'unresolved' || state === 'exhausted' || usageAsOf == null
+        ? null
+        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, samples: input.pace?.[budget.key] ?? [], routingDelaySec: config.routingDelaySec });
+    return { budget, channelId, window, used: tokens, requests, ratio, state, projection };
   });
 }
 
@@ -117,12 +135,13 @@ export function decide(input: DecideInput): Decision {
     if (!managed.has(ch.id)) continue;
     const mine = budgets.filter((b) => b.channelId === ch.id);
     const exhausted = mine.filter((b) => b.state === 'exhausted').sort((a, b) => b.ratio - a.ratio);
+    const due = mine.filter((b) => b.projection?.demoteBy != null && b.projection.demoteBy <= nowMs / 1000);
     const def = defaults.get(ch.id) ?? null;
     const plan: ChannelPlan = { id: ch.id, name: ch.name, status: ch.status, observed: ch.priority, default: def, desired: ch.priority, reason: null };
     const key = String(ch.id);
     const remembered = memory.demoted[key];
-    if (exhausted.length > 0) {
-      const why = `budget exhausted: ${usageSummary(exhausted[0])}`;
+    if (exhausted.length > 0 || due.length > 0) {
+      const why = exhausted.length > 0 ? `budget exhausted: ${usageSummary(exhausted[0])}` : projectedReason(due[0], config);
       if (ch.priority > config.demoted) {
         plan.desired = config.demoted;
         plan.reason = why;
@@ -158,7 +177,7 @@ export function decide(input: DecideInput): Decision {
     warnings.push(b);
   }
   memory.windows = Object.fromEntries(budgets.map((b) => [b.budget.key, b.window.start]));
-  return { budgets, channels: plans, warnings, reset, memory };
+  return { budgets, channels: plans, warnings, reset, memory, nextCheckAt: nextCheck(budgets, plans, config, nowMs) };
 }
 
 /**
@@ -171,6 +190,22 @@ function restoreCause(mine: BudgetStatus[], memory: Memory, remembered: Memory['
   if (renewed) return `its ${renewed.budget.window} window renewed`;
   if (remembered && mine.some((b) => b.window.start > remembered.at)) return 'renewed since quota-pilot demoted it';
   return null;
+}
+
+/** "budget projected to run out: projected to reach 1,900,000 at 22:53:10 (at 1,234 tokens/s); routing delay 60 s; …" */
+function projectedReason(b: BudgetStatus, config: Config): string {
+  const p = b.projection!;
+  const at = DateTime.fromSeconds(p.reachesAt!, { zone: config.timezone }).toFormat('HH:mm:ss');
+  const rate = `${fmt(Math.round(p.rate))} tokens/s${p.latest > p.steady ? ', recent burst' : ''}`;
+  return `budget projected to run out: projected to reach ${fmt(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${config.routingDelaySec} s; ${usageSummary(b)}`;
+}
+
+/** The earliest look a budget on a channel still routed to needs, not sooner than MIN_CHECK_SEC from now. */
+function nextCheck(budgets: BudgetStatus[], plans: ChannelPlan[], config: Config, nowMs: number): number | null {
+  const routed = new Set(plans.filter((p) => p.desired > config.demoted).map((p) => p.id));
+  const looks = budgets.flatMap((b) => (b.projection?.lookAt != null && b.channelId !== null && routed.has(b.channelId) ? [b.projection.lookAt] : []));
+  if (looks.length === 0) return null;
+  return Math.max(Math.min(...looks), nowMs / 1000 + MIN_CHECK_SEC);
 }
 
 function renewedNote(mine: BudgetStatus[], lead = '; '): string {

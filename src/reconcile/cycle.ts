@@ -110,7 +110,8 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     const { decision } = plan;
     result.problems = plan.problems;
     result.decision = decision;
-    state.pace = recordPace(state.pace, decision.budgets, opts.nowMs);
+    // Samples are stamped with the instant their use is counted to, so rates are not skewed by the read lag.
+    state.pace = recordPace(state.pace, decision.budgets, (read.usage.watermark ?? opts.nowMs / 1000) * 1000);
     for (const b of decision.warnings)
       log.warn({ budget: b.budget.key, channel: b.channelId, used: b.used, free: b.budget.freeTokens, ratio: round(b.ratio), state: b.state, reason: usageSummary(b) }, 'budget warning');
     result.changes = plan.changes;

@@ -45,6 +45,16 @@ export function backoffSec(failures: number, intervalSec: number): number {
 }
 
 /**
+ * Ms until the next cycle: the poll interval (or the back-off), or sooner when the policy asked to look again
+ * before then (a projected demotion falls due between polls). A failing cycle keeps its back-off.
+ */
+export function nextCycleDelayMs(failures: number, intervalSec: number, nextCheckAt: number | null, nowMs: number): number {
+  const poll = backoffSec(failures, intervalSec) * 1000;
+  if (failures > 0 || nextCheckAt === null) return poll;
+  return Math.max(0, Math.min(poll, Math.ceil(nextCheckAt * 1000 - nowMs)));
+}
+
+/**
  * The poll loop and the nightly reset. One cycle at a time: a trigger that arrives while a cycle runs is queued
  * once. The reset itself is decided inside the cycle from the last reset time, so a missed cron run is caught up.
  */
@@ -55,6 +65,7 @@ export class Daemon {
   private again = false;
   private stopped = true;
   private failures = 0;
+  private nextCheckAt: number | null = null;
   private problems = '';
   private dryRunMemory: Memory | undefined;
   private outage: OutageTracker;
@@ -123,7 +134,7 @@ export class Daemon {
         this.trigger();
         return;
       }
-      this.timer = setTimeout(() => this.trigger(), backoffSec(this.failures, this.deps.intervalSec) * 1000);
+      this.timer = setTimeout(() => this.trigger(), nextCycleDelayMs(this.failures, this.deps.intervalSec, this.nextCheckAt, this.deps.clock.now()));
     });
   }
 
@@ -141,6 +152,7 @@ export class Daemon {
       return;
     }
     const nowSec = Math.floor(clock.now() / 1000);
+    this.nextCheckAt = result.decision?.nextCheckAt ?? null;
     this.last.lastCycle = { at: clock.now(), ok: result.ok, error: result.error?.message };
     if (result.ok) this.last.lastSuccessAt = clock.now();
     if (this.deps.dryRun) this.dryRunMemory = result.memory;

@@ -21,6 +21,7 @@ export function aConfig(c: Partial<Config> = {}): Config {
     reset: { at: '02:20', timezone: 'Asia/Shanghai' },
     defaults: [aDefault('volc-deepseek', 100), aDefault('paid-deepseek', 50)],
     demoted: 10,
+    routingDelaySec: 0,
     ...c,
   };
 }
