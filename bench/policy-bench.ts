@@ -28,6 +28,8 @@ const INTERVAL_SEC = 60;
 const RATE = (0.05 * B) / INTERVAL_SEC;
 const CACHE_SEC = 12;
 const RUN_SEC = 40 * 60;
+/** Where the burst starts, as a share of the budget (BENCH_BURST_AT, default 0.88: the minute ×3 ends just past it). */
+const BURST_AT = Number(process.env.BENCH_BURST_AT ?? 0.88);
 
 const CHANNELS = `timezone: ${TZ}\nchannels:\n  - channel: free\n    model: ${MODEL}\n    free_tokens: ${B}\n    demote_at: 1.0\n    warn_at: 0.8\n`;
 const PRIORITIES = `reset:\n  at: "02:20"\ndefaults:\n  free: 100\n  paid: 50\ndemoted: 10\nrouting_delay: ${CACHE_SEC}\n`;
@@ -118,7 +120,7 @@ const pct = (x: number) => `${x >= 0 ? '+' : ''}${num(x * 100, 2)}%`;
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  for (const [label, burstAt] of [['steady', null], ['burst ×3 for 1 min from 88%', 0.88]] as const) {
+  for (const [label, burstAt] of [['steady', null], [`burst ×3 for 1 min from ${BURST_AT * 100}%`, BURST_AT]] as const) {
     for (let run = 0; run < 5; run++) {
       const seed = run + 1;
       const phase = (run * CACHE_SEC) / 5;

@@ -2,7 +2,7 @@ import type { Budget, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import type { PaceLog } from '../usage/burn.js';
 import type { Memory } from './memory.js';
-import { projectBudget, MIN_CHECK_SEC, type Projection } from './projection.js';
+import { lookAt, projectBudget, MIN_CHECK_SEC, type Projection } from './projection.js';
 import { DateTime } from 'luxon';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
 import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
@@ -203,7 +203,10 @@ function projectedReason(b: BudgetStatus, config: Config): string {
 /** The earliest look a budget on a channel still routed to needs, not sooner than MIN_CHECK_SEC from now. */
 function nextCheck(budgets: BudgetStatus[], plans: ChannelPlan[], config: Config, nowMs: number): number | null {
   const routed = new Set(plans.filter((p) => p.desired > config.demoted).map((p) => p.id));
-  const looks = budgets.flatMap((b) => (b.projection?.lookAt != null && b.channelId !== null && routed.has(b.channelId) ? [b.projection.lookAt] : []));
+  const looks = budgets.flatMap((b) => {
+    const at = lookAt(b.projection?.demoteBy ?? null, nowMs / 1000);
+    return at !== null && b.channelId !== null && routed.has(b.channelId) ? [at] : [];
+  });
   if (looks.length === 0) return null;
   return Math.max(Math.min(...looks), nowMs / 1000 + MIN_CHECK_SEC);
 }

@@ -3,9 +3,11 @@ import type { PaceSample } from '../usage/burn.js';
 /** How far back the steady rate looks, and the shortest span a rate is taken over (shorter is noise). */
 const BASE_SPAN_SEC = 600;
 const MIN_SPAN_SEC = 20;
-/** A burst may multiply the rate by this much: the next look is due before such a burst could use up the rest. */
-export const BURST_FACTOR = 4;
-/** Looks closer together than this are not worth a cycle. */
+/**
+ * Looks between polls: at a quarter of the time left until the demotion falls due (so a burst that starts now is
+ * seen while there is time to act on it), and at that instant; never closer together than MIN_CHECK_SEC.
+ */
+export const LOOK_FRACTION = 0.25;
 export const MIN_CHECK_SEC = 2;
 
 /** Where a budget is heading, from its recent burn rate. */
@@ -19,8 +21,6 @@ export interface Projection {
   reachesAt: number | null;
   /** Unix seconds at which the demotion must be sent to route before `reachesAt` (null: none due this window). */
   demoteBy: number | null;
-  /** Unix seconds of the next look the budget needs (a burst could bring `demoteBy` forward); null: none. */
-  lookAt: number | null;
 }
 
 export interface ProjectInput {
@@ -55,13 +55,17 @@ export function projectBudget(p: ProjectInput): Projection {
   const steady = median(rates);
   const rate = Math.max(steady, latest);
   const left = p.freeTokens - p.used;
-  if (rate <= 0 || left <= 0) return { rate, steady, latest, reachesAt: left <= 0 ? p.asOf : null, demoteBy: null, lookAt: null };
+  if (rate <= 0 || left <= 0) return { rate, steady, latest, reachesAt: left <= 0 ? p.asOf : null, demoteBy: null };
   const reachesAt = p.asOf + left / rate;
-  if (reachesAt >= p.windowEnd) return { rate, steady, latest, reachesAt, demoteBy: null, lookAt: null };
+  if (reachesAt >= p.windowEnd) return { rate, steady, latest, reachesAt, demoteBy: null };
   const margin = Math.max(1, 0.05 * (reachesAt - p.asOf));
-  const demoteBy = reachesAt - p.routingDelaySec - margin;
-  const lookAt = Math.min(demoteBy, p.asOf + left / (rate * BURST_FACTOR) - p.routingDelaySec);
-  return { rate, steady, latest, reachesAt, demoteBy, lookAt };
+  return { rate, steady, latest, reachesAt, demoteBy: reachesAt - p.routingDelaySec - margin };
+}
+
+/** When to look at a budget again, given when its demotion falls due (see LOOK_FRACTION); null: no need. */
+export function lookAt(demoteBy: number | null, nowSec: number): number | null {
+  if (demoteBy === null || demoteBy <= nowSec) return null;
+  return Math.min(demoteBy, nowSec + Math.max(MIN_CHECK_SEC, (demoteBy - nowSec) * LOOK_FRACTION));
 }
 
 function median(xs: number[]): number {

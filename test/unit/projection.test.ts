@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { DateTime } from 'luxon';
 import { decide } from '../../src/policy/decide.js';
-import { projectBudget, type ProjectInput } from '../../src/policy/projection.js';
+import { lookAt, projectBudget, type ProjectInput } from '../../src/policy/projection.js';
 import { resolveRefs } from '../../src/policy/resolve.js';
 import { diff } from '../../src/reconcile/apply.js';
 import type { PaceSample } from '../../src/usage/burn.js';
@@ -22,22 +22,21 @@ function steady(rate: number, used: number, asOf: number, step = 60, n = 10): Pa
 const base = (over: Partial<ProjectInput>): ProjectInput => ({ freeTokens: B, used: 1_800_000, asOf: NOW - 10, windowStart: W, windowEnd: END, samples: [], routingDelaySec: 60, ...over });
 
 describe('projectBudget', () => {
-  // [case, input, rate, reachesAt - asOf, demoteBy - asOf, lookAt - asOf] (null: none)
-  const rows: Array<[string, Partial<ProjectInput>, number, number | null, number | null, number | null]> = [
-    ['steady 1,000 tokens/s, 100,000 left', { samples: steady(1000, 1_800_000, NOW - 10) }, 1000, 100, 100 - 60 - 5, 25 - 60],
-    ['idle: no use in the last 10 minutes', { samples: steady(0, 1_800_000, NOW - 10) }, 0, null, null, null],
-    ['no samples yet (first cycle): no projection', {}, 0, null, null, null],
-    ['a window about to renew: reached after the renewal, so no demotion', { samples: steady(1000, 1_800_000, NOW - 10), windowEnd: NOW + 60 }, 1000, 100, null, null],
-    ['samples of the previous window are ignored', { samples: steady(1000, 1_800_000, NOW - 10).map((s) => ({ ...s, windowStart: W - 86_400 })) }, 0, null, null, null],
-    ['routing delay 0: demote just before (margin 5% of the time left)', { samples: steady(1000, 1_800_000, NOW - 10), routingDelaySec: 0 }, 1000, 100, 95, 25],
+  // [case, input, rate, reachesAt - asOf, demoteBy - asOf] (null: none)
+  const rows: Array<[string, Partial<ProjectInput>, number, number | null, number | null]> = [
+    ['steady 1,000 tokens/s, 100,000 left', { samples: steady(1000, 1_800_000, NOW - 10) }, 1000, 100, 100 - 60 - 5],
+    ['idle: no use in the last 10 minutes', { samples: steady(0, 1_800_000, NOW - 10) }, 0, null, null],
+    ['no samples yet (first cycle): no projection', {}, 0, null, null],
+    ['a window about to renew: reached after the renewal, so no demotion', { samples: steady(1000, 1_800_000, NOW - 10), windowEnd: NOW + 60 }, 1000, 100, null],
+    ['samples of the previous window are ignored', { samples: steady(1000, 1_800_000, NOW - 10).map((s) => ({ ...s, windowStart: W - 86_400 })) }, 0, null, null],
+    ['routing delay 0: demote just before (margin 5% of the time left)', { samples: steady(1000, 1_800_000, NOW - 10), routingDelaySec: 0 }, 1000, 100, 95],
   ];
-  it.each(rows)('%s', (_name, over, rate, reach, demote, look) => {
+  it.each(rows)('%s', (_name, over, rate, reach, demote) => {
     const p = projectBudget(base(over));
     const asOf = NOW - 10;
     expect(p.rate).toBeCloseTo(rate, 6);
     expect(p.reachesAt === null ? null : p.reachesAt - asOf).toEqual(reach === null ? null : expect.closeTo(reach, 6));
     expect(p.demoteBy === null ? null : p.demoteBy - asOf).toEqual(demote === null ? null : expect.closeTo(demote, 6));
-    expect(p.lookAt === null ? null : p.lookAt - asOf).toEqual(look === null ? null : expect.closeTo(look, 6));
   });
 
   it('bursty: a burst in the last 30 s brings the demotion forward (latest rate beats the steady median)', () => {
@@ -54,6 +53,18 @@ describe('projectBudget', () => {
     samples[3].used += 200_000; // a spike that went away again: one interval up, the next one down
     const p = projectBudget(base({ samples }));
     expect(p.steady).toBeCloseTo(1000, 6);
+  });
+});
+
+describe('lookAt', () => {
+  it.each([
+    ['no demotion projected', null, null],
+    ['already due', NOW - 1, null],
+    ['due in 100 s: look at a quarter of that', NOW + 100, NOW + 25],
+    ['due in 6 s: not closer than 2 s', NOW + 6, NOW + 2],
+    ['due in 1 s: at that instant', NOW + 1, NOW + 1],
+  ] as const)('%s', (_name, demoteBy, want) => {
+    expect(lookAt(demoteBy, NOW)).toBe(want);
   });
 });
 
@@ -79,7 +90,7 @@ describe('decide: predictive demotion (rule 1, projection)', () => {
   it('asks to look again when the demotion falls due before the next poll, and demotes then with the projection', () => {
     const early = run(1_800_000, NOW, NOW - 10); // reaches at NOW + 90; demote by NOW + 25
     expect(diff(early.channels)).toEqual([]);
-    expect(early.nextCheckAt).toBeCloseTo(NOW + 2, 6); // a burst ×4 could bring it to NOW - 45: look soon (at least 2 s)
+    expect(early.nextCheckAt).toBeCloseTo(NOW + 25 / 4, 6); // a quarter of the time until it falls due
     const due = run(1_830_000, NOW + 30, NOW + 20); // reaches at NOW + 90, demote by NOW + 26.5
     expect(diff(due.channels).map((c) => [c.id, c.from, c.to])).toEqual([[1, 100, 10]]);
     expect(due.channels[0].reason).toBe(
