@@ -7,6 +7,7 @@ import type { AlertMemory } from './memory.js';
 
 export { emptyAlertMemory, type AlertMemory } from './memory.js';
 import type { AlertEvent } from './types.js';
+import { unmovedDemotions } from './unmoved.js';
 
 
 /** Don't project from too little: an hour into the window and a tenth of the budget used. */
@@ -80,6 +81,9 @@ export function detectEvents(p: { config: Config; decision: Decision; applied: C
         fields: { channel: c.id, name: c.name, priority: c.observed },
       });
   memory.autoDisabled = disabled;
+  const unmoved = unmovedDemotions({ config, decision, pace: p.pace ?? {}, memory: p.memory, at });
+  events.push(...unmoved.events);
+  memory.unmoved = unmoved.unmoved;
   return { events, memory };
 }
 

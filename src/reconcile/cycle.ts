@@ -138,6 +138,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
       if (result.ok) logReset(log, config, decision, result.applied);
       const detected = detectEvents({ config, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace });
       result.events = detected.events;
+      for (const e of detected.events) if (e.kind === 'demotion-unmoved') log.error({ ...e.fields, detail: e.text }, 'demotion did not move the traffic');
       state.alerts = detected.memory;
       if (!result.ok) result.error = new Error(`${applied.failed.length} of ${result.changes.length} priority changes failed`);
     }

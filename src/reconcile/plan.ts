@@ -2,6 +2,7 @@ import type { Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import { decide, type Decision } from '../policy/decide.js';
 import type { Memory } from '../policy/memory.js';
+import { fallbacksNotBelow, unservedModels } from '../policy/defeats.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
 import type { Bucket } from '../usage/buckets.js';
 import type { PaceLog } from '../usage/burn.js';
@@ -23,6 +24,7 @@ export interface PlanInput {
 
 /** What a cycle will do, and why: printed by --dry-run, carried out by applyChanges (the only writer). */
 export interface Plan {
+  /** Config references OneAPI cannot satisfy, and settings that defeat a demotion (see policy/defeats.ts). */
   problems: RefProblem[];
   decision: Decision;
   /** The priority writes, each with its reason. */
@@ -33,5 +35,6 @@ export interface Plan {
 export function makePlan(input: PlanInput): Plan {
   const resolution = resolveRefs(input.config, input.channels);
   const decision = decide({ ...input, resolution });
-  return { problems: resolution.problems, decision, changes: diff(decision.channels) };
+  const problems = [...resolution.problems, ...unservedModels(input.config, input.channels, resolution), ...fallbacksNotBelow(input.config, input.channels, resolution)];
+  return { problems, decision, changes: diff(decision.channels) };
 }
