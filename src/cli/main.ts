@@ -91,14 +91,24 @@ globals(program.command('run'))
   .option('--unhealthy-after <cycles>', 'failed cycles in a row after which /healthz answers 503', (v) => positive(v), 3)
   .action((o) => exitWith(runCommand(o)));
 
+const LOCK_WAIT = ['--lock-wait <seconds>', 'how long to wait for a cycle in flight on the same state dir (the daemon\'s) before giving up with exit 75'] as const;
+
+function waitSeconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 3600) throw new InvalidArgumentError('must be a whole number of seconds from 0 to 3600');
+  return n;
+}
+
 globals(program.command('once'))
   .description('run one cycle, then exit (0 when it completed)')
   .option('--dry-run', 'print the plan, write nothing')
+  .option(...LOCK_WAIT, waitSeconds, 60)
   .action((o) => exitWith(onceCommand(o, false)));
 
 globals(program.command('reset'))
   .description('run the nightly reset now')
   .option('--dry-run', 'print the plan, write nothing')
+  .option(...LOCK_WAIT, waitSeconds, 60)
   .action((o) => exitWith(onceCommand(o, true)));
 
 globals(program.command('status'))

@@ -1,5 +1,7 @@
 import type { Budget, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
+import { UsageIndex, type Bucket } from '../usage/buckets.js';
+import type { BudgetStatus } from './decide.js';
 import type { RefProblem, Resolution } from './resolve.js';
 
 const show = (c: Channel) => `${c.name} (#${c.id})`;
@@ -47,5 +49,27 @@ export function fallbacksNotBelow(config: Config, channels: Channel[], resolutio
     seen.add(key);
     const list = high.map((f) => `${show(f)} at ${defaults.get(f.id) ?? f.priority}`).join(', ');
     return [{ key: 'demoted', ref: b.channel, source: b.source, message: `demoted (${config.demoted}) is not below the enabled fallback ${list} serving the same model; demoting ${show(ch)} would not move its traffic` }];
+  });
+}
+
+/** Requests on other models before a budget with none is suspicious, not just quiet. */
+const SILENT_MIN_REQUESTS = 20;
+
+/**
+ * Budgets with no logs for their model this window while their channel served other models: the model name is
+ * likely not the one OneAPI logs (new-api logs the requested name, one-api and one-hub the upstream one), and the
+ * budget would never reach its limit.
+ */
+export function silentBudgets(budgets: BudgetStatus[], buckets: Bucket[], channels: Channel[]): Defeat[] {
+  const index = new UsageIndex(buckets);
+  const byId = new Map(channels.map((c) => [c.id, c]));
+  return budgets.flatMap((b) => {
+    const ch = byId.get(b.channelId ?? -1);
+    if (!ch || b.budget.model === undefined || b.requests > 0) return [];
+    const all = index.sum({ channel: ch.id, from: b.window.start, to: b.window.end });
+    if (all.requests < SILENT_MIN_REQUESTS) return [];
+    // Sorted and without counts: the daemon logs a problem again only when its text changes.
+    const others = [...new Set(buckets.filter((x) => x.channel === ch.id && x.start >= b.window.start && x.start < b.window.end).map((x) => x.model))].sort().slice(0, 4);
+    return [{ key: 'model', ref: b.budget.channel, source: b.budget.source, message: `no consume logs for model "${b.budget.model}" on ${show(ch)} this window, while it served other models (${others.join(', ')}); is "${b.budget.model}" the name OneAPI logs?` }];
   });
 }

@@ -74,6 +74,7 @@ export interface CycleResult {
 export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<CycleResult> {
   if (opts.dryRun) return cycleLocked(deps, opts);
   let release: () => Promise<void>;
+  const waitStarted = Date.now();
   try {
     release = await deps.store.lock(opts.lock?.command ?? 'cycle', opts.lock?.waitMs ?? 60_000);
   } catch (err) {
@@ -81,7 +82,8 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
     throw new StateSaveError(deps.store.dir, err as Error);
   }
   try {
-    return await cycleLocked(deps, opts);
+    // Time spent waiting for another writer's cycle moves "now" on with it.
+    return await cycleLocked(deps, { ...opts, nowMs: opts.nowMs + (Date.now() - waitStarted) });
   } finally {
     await release();
   }

@@ -2,7 +2,7 @@ import type { Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import { decide, type Decision } from '../policy/decide.js';
 import type { Memory } from '../policy/memory.js';
-import { fallbacksNotBelow, unservedModels } from '../policy/defeats.js';
+import { fallbacksNotBelow, silentBudgets, unservedModels } from '../policy/defeats.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
 import type { Bucket } from '../usage/buckets.js';
 import type { PaceLog } from '../usage/burn.js';
@@ -35,6 +35,6 @@ export interface Plan {
 export function makePlan(input: PlanInput): Plan {
   const resolution = resolveRefs(input.config, input.channels);
   const decision = decide({ ...input, resolution });
-  const problems = [...resolution.problems, ...unservedModels(input.config, input.channels, resolution), ...fallbacksNotBelow(input.config, input.channels, resolution)];
+  const problems = [...resolution.problems, ...unservedModels(input.config, input.channels, resolution), ...fallbacksNotBelow(input.config, input.channels, resolution), ...silentBudgets(decision.budgets, input.buckets, input.channels)];
   return { problems, decision, changes: diff(decision.channels) };
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
@@ -43,6 +44,23 @@ describe('the state file with the real CLI', () => {
     expect(events(daemon.out()).filter((e) => e.msg === 'state save failed' || e.msg === 'cycle crashed')).toEqual([]);
     expect((await readdir(w.state)).filter((f) => f !== 'config-cache.json')).toEqual(['state.json']);
   }, 60_000);
+
+  it('once says clearly when the daemon holds the lock (exit 75), and takes over a lock whose process is gone', async () => {
+    w = await world({ logs: logs(1, DEEPSEEK, 40, 47_000) });
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    t.add(async () => void holder.kill('SIGKILL'));
+    await writeFile(join(w.state, 'state.lock'), JSON.stringify({ pid: holder.pid, host: hostname(), command: 'run', since: Date.now() }));
+    const r = await runCli(['once', '--lock-wait', '1'], w.env);
+    expect(r.code).toBe(75);
+    expect(r.stderr).toMatch(new RegExp(`^error: state dir is locked by quota-pilot run \\(pid ${holder.pid} on .*\\); waited 1 s \\(.*state\\.lock\\): the daemon is using this state dir`, 'm'));
+    expect(w.sim.requests).toEqual([]);
+    holder.kill('SIGKILL');
+    await new Promise((res) => holder.once('exit', res));
+    const after = await runCli(['once', '--lock-wait', '1'], w.env);
+    expect(after.code).toBe(0);
+    expect(w.puts().map((p) => p.body)).toEqual([{ id: 1, priority: 10 }]);
+    expect(await readdir(w.state)).not.toContain('state.lock');
+  });
 
   it('a state dir that cannot be written: no write to OneAPI, a clear error, exit 1', async () => {
     w = await world({ logs: logs(1, DEEPSEEK, 40, 47_000) }); // exhausted: a demotion is due

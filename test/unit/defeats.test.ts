@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import { unmovedDemotions } from '../../src/events/unmoved.js';
 import { emptyAlertMemory } from '../../src/events/memory.js';
 import { decide } from '../../src/policy/decide.js';
-import { fallbacksNotBelow, unservedModels } from '../../src/policy/defeats.js';
+import { fallbacksNotBelow, silentBudgets, unservedModels } from '../../src/policy/defeats.js';
 import { resolveRefs } from '../../src/policy/resolve.js';
 import type { Channel } from '../../src/oneapi/types.js';
 import { aBudget, aChannel, aConfig, aDefault, aMemory } from '../helpers/builders.js';
@@ -66,5 +66,24 @@ describe('unmovedDemotions', () => {
       // once per demotion
       expect(unmovedDemotions({ config: cfg, decision, pace: { [key]: [...samples] }, memory: { ...emptyAlertMemory(), unmoved: r.unmoved }, at: Td + 660 }).events).toEqual([]);
     }
+  });
+});
+
+describe('silentBudgets', () => {
+  const W = 1_764_000_000;
+  const cfg = { ...config, routingDelaySec: 0 };
+  const channels = [free({ models: [DS, 'DeepSeek-R1'] }), paid()];
+  const bucket = (model: string, requests: number) => ({ channel: 1, model, day: '2026-11-24', start: W + 60, tokens: requests * 100, requests });
+  const at = (buckets: ReturnType<typeof bucket>[]) => {
+    const nowMs = (W + 3600) * 1000;
+    const d = decide({ config: cfg, resolution: resolveRefs(cfg, channels), channels, buckets, nowMs, memory: aMemory({ lastResetAt: W }) });
+    return silentBudgets(d.budgets.map((b) => ({ ...b, window: { ...b.window, start: W, end: W + 86_400 } })), buckets, channels).map((p) => p.message);
+  };
+  it.each([
+    ['its model has logs', [bucket(DS, 1), bucket('DeepSeek-R1', 50)], []],
+    ['a quiet channel', [bucket('DeepSeek-R1', 5)], []],
+    ['no logs for its model while the channel serves another', [bucket('deepseek-v3', 50)], ['no consume logs for model "DeepSeek-V3" on volc-deepseek (#1) this window, while it served other models (deepseek-v3); is "DeepSeek-V3" the name OneAPI logs?']],
+  ] as const)('%s', (_n, buckets, want) => {
+    expect(at([...buckets])).toEqual(want);
   });
 });

@@ -3,6 +3,7 @@ import { DateTime } from 'luxon';
 import { decide } from '../../src/policy/decide.js';
 import { lookAt, projectBudget, type ProjectInput } from '../../src/policy/projection.js';
 import { resolveRefs } from '../../src/policy/resolve.js';
+import { nextCycleDelayMs } from '../../src/schedule/daemon.js';
 import { diff } from '../../src/reconcile/apply.js';
 import type { PaceSample } from '../../src/usage/burn.js';
 import { aBudget, aChannel, aConfig, aDefault, aMemory } from '../helpers/builders.js';
@@ -103,5 +104,16 @@ describe('decide: predictive demotion (rule 1, projection)', () => {
   it('demote_at stays a hard ceiling even without a projection', () => {
     const d = decide({ config: aConfig({ ...config, budgets: [aBudget({ channel: 'volc-deepseek', freeTokens: B, demoteAt: 0.9 })] }), resolution: resolveRefs(config, channels), channels, buckets: [{ channel: 1, model: 'm', day: '2026-11-24', start: W, tokens: 1_720_000, requests: 1 }], nowMs: NOW * 1000, memory: aMemory({ lastResetAt: W }) });
     expect(d.channels[0].reason).toMatch(/^budget exhausted: 1,720,000\/1,900,000/);
+  });
+});
+
+describe('nextCycleDelayMs (the daemon timer)', () => {
+  it.each([
+    ['no look asked: the poll interval', 0, null, 60_000],
+    ['a look 12.5 s from now: then', 0, 1_000_012.5, 12_500],
+    ['a look after the next poll: the poll', 0, 1_000_090, 60_000],
+    ['failing cycles keep their back-off', 2, 1_000_001, 10_000],
+  ] as const)('%s', (_n, failures, at, want) => {
+    expect(nextCycleDelayMs(failures, 60, at, 1_000_000_000)).toBe(want);
   });
 });
