@@ -1,11 +1,19 @@
 import type { Config } from '../config/types.js';
 import { usageSummary, type Decision } from '../policy/decide.js';
-import type { Change } from '../reconcile/apply.js';
 import { project, type PaceLog } from '../usage/burn.js';
 import { formatLocal } from '../usage/windows.js';
 import type { AlertMemory } from './memory.js';
 
 export { emptyAlertMemory, type AlertMemory } from './memory.js';
+
+/** A priority write that landed (reconcile's Change; declared here so events does not import reconcile). */
+export interface Change {
+  id: number;
+  name: string;
+  from: number;
+  to: number;
+  reason: string;
+}
 import type { AlertEvent } from './types.js';
 import { unmovedDemotions } from './unmoved.js';
 
