@@ -2,7 +2,7 @@ import type { Config } from '../config/types.js';
 import type { Channel, Flavor } from '../oneapi/types.js';
 import { decide } from '../policy/decide.js';
 import { formatRefProblem, resolveRefs, type Resolution } from '../policy/resolve.js';
-import { rememberedChannels, type State } from '../state/store.js';
+import { rememberedChannels, type State } from '../reconcile/state.js';
 import { layoutFor, layoutSignature } from '../usage/buckets.js';
 import { MODEL_SOURCE } from '../usage/rows.js';
 import { project } from '../usage/burn.js';
@@ -17,7 +17,8 @@ export function statusReport(config: Config, state: State, live: { channels: Cha
   const remembered = rememberedChannels(state);
   const resolution: Resolution = oneapiError ? { ids: resolveRefs(config, remembered).ids, problems: [] } : resolveRefs(config, channels);
   const usable = state.usage.signature === layoutSignature(layoutFor(config));
-  const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory });
+  // With the pace the daemon keeps, DESIRED shows a projected demotion as the daemon would make it.
+  const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory, pace: state.pace, usageAsOf: usable ? state.usage.watermark : null });
   const plan = new Map(decision.channels.map((c) => [c.id, c]));
   const budgets = decision.budgets.map((b) => {
     const p = b.channelId === null ? undefined : plan.get(b.channelId);

@@ -7,7 +7,7 @@ import { entries, isUnreadable, join, readYaml, scalar, type Entry, type FileTex
 import { cachedConfig } from './cache.js';
 import * as r from './rules.js';
 import type { BudgetDraft, Draft } from './rules.js';
-import type { Budget, Config, ConfigIssue, DefaultPriority } from './types.js';
+import { DEFAULT_ROUTING_DELAY, type Budget, type Config, type ConfigIssue, type DefaultPriority } from './types.js';
 
 export interface ConfigFiles {
   channels: { path: string; text: string | null /* null = file missing */ };
@@ -75,8 +75,10 @@ function readChannelsFile(y: YamlFile, d: Draft): string | undefined {
 
 function readPrioritiesFile(y: YamlFile, d: Draft): { at?: string; timezone?: string } {
   const reset: { at?: string; timezone?: string } = { at: DEFAULT_RESET };
-  const m = entries(y, rootEntry(y), ['reset', 'defaults', 'demoted'])?.map;
+  const m = entries(y, rootEntry(y), ['reset', 'defaults', 'demoted', 'routing_delay'])?.map;
   if (!m) return reset;
+  const delay = m.get('routing_delay');
+  if (delay) d.routingDelay = r.readSeconds(y, delay);
   const resetEntry = m.get('reset');
   const rm = resetEntry ? entries(y, resetEntry, ['at', 'timezone'])?.map : undefined;
   const at = rm?.get('at');
@@ -153,6 +155,7 @@ function parseTexts(
     reset: { at: reset.at, timezone: reset.timezone ?? timezone },
     defaults: d.defaults!,
     demoted: d.demoted!.value,
+    routingDelaySec: d.routingDelay ?? DEFAULT_ROUTING_DELAY[d.flavor],
   };
   return { config, issues };
 }

@@ -42,7 +42,19 @@ export interface Config {
   reset: { at: string; timezone: string };
   defaults: DefaultPriority[];
   demoted: number;
+  /**
+   * Seconds from a priority write until OneAPI routes by it (its channel cache). A demotion is sent this long
+   * before the budget is projected to run out. Default per flavor: DEFAULT_ROUTING_DELAY.
+   */
+  routingDelaySec: number;
 }
+
+/**
+ * one-api: with its memory cache (on with Redis or MEMORY_CACHE_ENABLED) routing follows the DB every
+ * SYNC_FREQUENCY, 600 s by default. new-api and one-hub route a change at once on the node that took the write
+ * (other nodes: 60 s / 600 s; set routing_delay then).
+ */
+export const DEFAULT_ROUTING_DELAY: Record<'one-api' | 'new-api' | 'one-hub', number> = { 'one-api': 600, 'new-api': 0, 'one-hub': 0 };
 
 export interface ConfigIssue {
   severity: 'error' | 'warning';

@@ -9,6 +9,7 @@ import { ConfigError } from '../../config/types.js';
 import { createClient } from '../../oneapi/client.js';
 import { ManualClock } from '../../platform/clock.js';
 import { runCycle } from '../../reconcile/cycle.js';
+import { stateCodec } from '../../reconcile/state.js';
 import { openStateStore } from '../../state/store.js';
 import { startSimulator, type SimChannel } from '../../sim/simulator.js';
 import { generateTraffic, type Demand } from '../../sim/traffic.js';
@@ -66,7 +67,7 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
     // The client's clock is the demo's too: OneAPI's Date header (the simulator's clock) is compared with it.
     const client = createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000, now: () => clock.now() });
     const log = pino({ level: 'silent' });
-    const deps = { client, flavor: 'one-api' as const, config, store: openStateStore(stateDir), log };
+    const deps = { client, flavor: 'one-api' as const, config, store: openStateStore(stateDir, stateCodec), log };
     const metrics = createMetrics();
     const notifier = createNotifier({ targets, log });
     const showStatus = async () => {
