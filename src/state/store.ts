@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Low, type Adapter } from 'lowdb';
 import type { Logger } from 'pino';
 import { writeFileDurable } from './durable.js';
 import { acquireStateLock } from './lock.js';
@@ -33,21 +34,21 @@ export interface StateStore<T> {
 /** A store at `<dir>/state.json`. A file that does not parse or fit the codec is moved aside and logged, never fatal. */
 export function openStateStore<T>(dir: string, codec: StateCodec<T>, logger?: Logger, nowMs: () => number = Date.now): StateStore<T> {
   const path = join(dir, 'state.json');
-  const setAside = async (why: string, err?: unknown): Promise<T> => {
+  const setAside = async (why: string, err?: unknown): Promise<null> => {
     const aside = `${path}.corrupt-${nowMs()}`;
     const moved = await rename(path, aside).then(() => true, () => false);
     logger?.error({ err, path, movedTo: moved ? aside : undefined, problem: why }, 'state file not usable; moved aside, rebuilding from OneAPI');
-    return codec.empty();
+    return null;
   };
-  return {
-    path,
-    dir,
-    async load() {
+  // lowdb's own JSONFile writes through one fixed temp name and never fsyncs: two writers can interleave and a power
+  // cut can lose the rename. This adapter checks what it reads and writes durably; lowdb keeps the data.
+  const file: Adapter<T> = {
+    async read() {
       let text: string;
       try {
         text = await readFile(path, 'utf8');
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return codec.empty();
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
         throw err;
       }
       let raw: unknown;
@@ -61,9 +62,21 @@ export function openStateStore<T>(dir: string, codec: StateCodec<T>, logger?: Lo
       if (got.from !== codec.version) logger?.info({ path, from: got.from, to: codec.version }, 'state file migrated');
       return got.value;
     },
-    async save(state) {
+    async write(state) {
       await mkdir(dir, { recursive: true });
       await writeFileDurable(path, JSON.stringify(state));
+    },
+  };
+  return {
+    path,
+    dir,
+    async load() {
+      const db = new Low<T>(file, codec.empty());
+      await db.read();
+      return db.data;
+    },
+    async save(state) {
+      await new Low<T>(file, state).write();
     },
     async lock(command, waitMs) {
       await mkdir(dir, { recursive: true });
