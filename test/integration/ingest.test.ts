@@ -90,13 +90,16 @@ describe('hostile rows are skipped, never counted and never fatal', () => {
   it('a malformed row on another channel blocks neither this demotion nor later ones', async () => {
     const bad: SimLog = { ...logs(3, GLM, 1, 0)[0]!, raw: { completion_tokens: 'lots' } };
     w = await world({ logs: [bad, ...logs(1, DEEPSEEK, 40, 47_000)] });
+    const firstAt = Math.floor(Date.now() / 1000);
     const r = await runCli(['once'], w.env);
     expect(r.code).toBe(0);
     expect(w.priorities()['volc-deepseek']).toBe(10);
     expect(events(r.stderr).find((e) => e.msg === 'log row skipped')).toMatchObject({ channel: 3, field: 'completion_tokens' });
 
-    // The cursor moved past the bad row: Kimi's quota, used up later, is enforced on the next cycle.
-    for (const row of logs(4, KIMI, 20, 95_000, 20)) w.sim.addLog(row);
+    // The cursor moved past the bad row: Kimi's quota, used up later (after the first read's end), is enforced next.
+    await waitFor(() => Date.now() / 1000 >= firstAt + 3, 5000, 'a few seconds');
+    const stamped = Math.floor(Date.now() / 1000) - 11;
+    for (let i = 0; i < 20; i++) w.sim.addLog({ created_at: stamped, channel: 4, model_name: KIMI, prompt_tokens: 50_000, completion_tokens: 45_000 });
     const next = await runCli(['once'], w.env);
     expect(next.code).toBe(0);
     expect(w.priorities()['volc-kimi']).toBe(10);
