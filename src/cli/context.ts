@@ -5,7 +5,8 @@ import { ConfigError, type Config, type ConfigIssue } from '../config/types.js';
 import { createClient } from '../oneapi/client.js';
 import type { OneApiClient } from '../oneapi/types.js';
 import { webhookTargets, type WebhookTarget } from '../alerts/targets.js';
-import { EnvError, environment, flavorOf, readConnection, type Connection } from '../platform/env.js';
+import { EnvError, environment, flavorOf, readConnection, readDbTarget, type Connection } from '../platform/env.js';
+import { LogDbHandle } from '../usage/db/connect.js';
 import { createLogger } from '../platform/logger.js';
 import { openStateStore, type StateStore } from '../state/store.js';
 
@@ -43,6 +44,15 @@ export async function configOrThrow(ctx: Context): Promise<{ config: Config; war
   const errors = loaded.issues.filter((i) => i.severity === 'error');
   if (errors.length || !loaded.config) throw new ConfigError(errors);
   return { config: loaded.config, warnings: loaded.issues.filter((i) => i.severity === 'warning') };
+}
+
+/**
+ * OneAPI's log database, opened on first use. With usage.source: database a missing or malformed ONEAPI_DB_URL is
+ * a configuration error (exit 78) at start, not a failure of the first cycle.
+ */
+export function logDbFor(ctx: Context, config: Config): LogDbHandle {
+  if (config.usageSource === 'database') readDbTarget(ctx.env);
+  return new LogDbHandle(() => readDbTarget(ctx.env), ctx.log.child({ component: 'database' }));
 }
 
 /** Everything a command that talks to OneAPI needs. */

@@ -119,6 +119,7 @@ export interface Draft {
   channelsValue?: Source;
   defaults?: DefaultPriority[];
   demoted?: { value: number; at: Source };
+  usageSource?: 'api' | 'database';
 }
 
 export type Rule = (d: Draft) => ConfigIssue[];

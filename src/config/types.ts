@@ -42,7 +42,12 @@ export interface Config {
   reset: { at: string; timezone: string };
   defaults: DefaultPriority[];
   demoted: number;
+  /** Where usage is read: OneAPI's admin API (default), or its database (ONEAPI_DB_URL). */
+  usageSource?: UsageSource;
 }
+
+export const USAGE_SOURCES = ['api', 'database'] as const;
+export type UsageSource = (typeof USAGE_SOURCES)[number];
 
 export interface ConfigIssue {
   severity: 'error' | 'warning';

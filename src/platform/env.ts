@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { DEFAULT_RATE_LIMIT } from '../oneapi/client.js';
 import { FLAVORS, type Flavor } from '../oneapi/types.js';
+import { parseDbUrl, type DbTarget } from '../usage/db/url.js';
 
 /** How to reach OneAPI, from the environment (a systemd EnvironmentFile or <config-dir>/.env). */
 export interface Connection {
@@ -71,4 +72,15 @@ function optionalInt(env: Record<string, string | undefined>, name: string, prob
     return undefined;
   }
   return Number(raw);
+}
+
+/** ONEAPI_DB_URL, parsed, for `usage.source: database`. EnvError (exit 78) when missing or malformed; never echoes it. */
+export function readDbTarget(env: Record<string, string | undefined>): DbTarget {
+  const raw = env.ONEAPI_DB_URL?.trim();
+  if (!raw) throw new EnvError(['ONEAPI_DB_URL is not set, but channels.yaml says usage.source: database (e.g. mysql://quota_pilot:PASSWORD@127.0.0.1:3306/oneapi)']);
+  try {
+    return parseDbUrl(raw);
+  } catch (err) {
+    throw new EnvError([(err as Error).message]);
+  }
 }

@@ -7,6 +7,8 @@ import { decide, usageSummary, type Decision } from '../policy/decide.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
 import type { Memory, State, StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
+import type { LogDb } from '../usage/db/connect.js';
+import { ingestFromDb } from '../usage/db/ingest-db.js';
 import { ingest, type IngestStats } from '../usage/ingest.js';
 import { formatLocal } from '../usage/windows.js';
 import { applyChanges, diff, type ApplyResult, type Change } from './apply.js';
@@ -17,6 +19,8 @@ export interface CycleDeps {
   config: Config;
   store: StateStore;
   log: Logger;
+  /** OneAPI's log database, for usage.source: database (opened on first use). */
+  logDb?: () => LogDb;
 }
 
 export interface CycleOptions {
@@ -70,7 +74,8 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
     const resolution = resolveRefs(config, channels);
     result.problems = resolution.problems;
     const named = [...new Set(resolution.ids.values())].sort((a, b) => a - b);
-    const read = await ingest(state.usage, { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log });
+    const input = { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log };
+    const read = config.usageSource === 'database' ? await ingestFromDb(state.usage, { ...input, db: logDbOf(deps) }) : await ingest(state.usage, input);
     state.usage = read.usage;
     result.fetched = read.stats.counted;
     result.ingest = read.stats;
@@ -113,6 +118,11 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
   if (result.ok) state.lastSuccessAt = nowSec;
   await saveQuietly(store, state, log);
   return result;
+}
+
+function logDbOf(deps: CycleDeps): LogDb {
+  if (!deps.logDb) throw new Error('usage.source is database, but this command was started without ONEAPI_DB_URL: restart it');
+  return deps.logDb();
 }
 
 function logReset(log: Logger, config: Config, d: Decision, applied: Change[]): void {

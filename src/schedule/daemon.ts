@@ -9,6 +9,7 @@ import type { Clock } from '../platform/clock.js';
 import { formatRefProblem } from '../policy/resolve.js';
 import { runCycle, type CycleResult } from '../reconcile/cycle.js';
 import type { Memory, StateStore } from '../state/store.js';
+import type { LogDb } from '../usage/db/connect.js';
 import { nextOccurrence, formatLocal } from '../usage/windows.js';
 
 export interface DaemonDeps {
@@ -27,6 +28,8 @@ export interface DaemonDeps {
   notify?: (e: AlertEvent) => void;
   /** Minutes of failing cycles before OneAPI is announced unreachable. */
   unreachableMinutes?: number;
+  /** OneAPI's log database, for usage.source: database (see CycleDeps). */
+  logDb?: () => LogDb;
 }
 
 /** The daemon's own view of how it is doing, for /healthz. Times in ms. */
