@@ -135,6 +135,8 @@ export function classify(err: unknown, what: string, target: DbTarget): DbError 
   const code = String(e.code ?? '');
   const raw = redact(e.message || code || String(err), target);
   const where = `database ${target.identity}`;
+  // better-sqlite3 says "Cannot open database because the directory does not exist" with no code.
+  if (/cannot open database|unable to open database/i.test(raw)) return new DbError(`${where}: ${what}: unreachable (${raw})`, 'unreachable');
   if (AUTH.has(code) || /password authentication failed|access denied/i.test(raw))
     return new DbError(`${where}: ${what}: permission denied (${raw}); check the user and password in ONEAPI_DB_URL and the GRANT SELECT on logs`, 'auth');
   if (SCHEMA.has(code) || /no such (column|table)|does not exist|unknown column/i.test(raw))
