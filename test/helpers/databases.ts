@@ -1,7 +1,7 @@
 import { describe } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,8 @@ export type Engine = 'mariadb' | 'postgres' | 'sqlite';
 
 export const PACKAGE: Record<Engine, string> = { mariadb: 'mariadb-server', postgres: 'postgresql', sqlite: 'better-sqlite3 (npm)' };
 export const QP_PASSWORD = 'qp-S3cret-pw';
+/** The shipped channels.yaml, reading usage from the database. */
+export const DB_CHANNELS = `usage:\n  source: database\n${readFileSync(join(import.meta.dirname, '../../channels.yaml'), 'utf8')}`;
 
 const pgBin = (): string | undefined => {
   const root = '/usr/lib/postgresql';

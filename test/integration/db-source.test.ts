@@ -1,17 +1,14 @@
 import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Flavor } from '../../src/oneapi/types.js';
 import type { SimLog } from '../../src/sim/types.js';
-import { ROOT, runCli } from '../helpers/cli.js';
-import { describeWith, freePort, QP_PASSWORD, STARTERS, type Engine, type TestDb } from '../helpers/databases.js';
+import { runCli } from '../helpers/cli.js';
+import { DB_CHANNELS, describeWith, freePort, QP_PASSWORD, STARTERS, type Engine, type TestDb } from '../helpers/databases.js';
 import { ago, DEEPSEEK, logs, world } from '../helpers/world.js';
 
 const DOUBAO = 'Doubao-Seed-Code-Preview-251028';
 const GLM = 'GLM-4-7-251222';
-const SHIPPED = readFileSync(join(ROOT, 'channels.yaml'), 'utf8');
-export const DB_CHANNELS = `usage:\n  source: database\n${SHIPPED}`;
 
 /**
  * One data set for both sources: DeepSeek at 98.9% (demoted), Doubao at 98% under a requested alias on new-api
