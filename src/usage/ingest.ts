@@ -62,6 +62,8 @@ export interface IngestStats {
   swept: boolean;
   /** Channels read from the start of their windows this cycle (new, or after a config change). */
   coldChannels: number[];
+  /** Database source only: ms spent in the database's reads this cycle. */
+  dbMs?: number;
 }
 
 export function emptyUsage(signature = ''): UsageState {

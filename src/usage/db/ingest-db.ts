@@ -68,6 +68,7 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   if (warm.length && cursor) reads.push({ channels: warm, from: cursor.settledTo + 1 });
 
   // Every read first: nothing below changes state until all of them succeeded.
+  const t0 = performance.now();
   const results = [];
   for (const r of reads) {
     const { edges, slots } = slotsFor(clock, r.from, end, settle, skewSec);
@@ -77,6 +78,7 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   }
   const rejectedTotal = results.reduce((n, r) => n + r.sums.reduce((m, s) => m + s.bad, 0), 0);
   const bad = rejectedTotal > 0 ? await badRows(db, flavor, { channels: input.channels, from: cursor ? cursor.readTo + 1 : fromServer, to: end, limit: MAX_REJECT_LINES }) : [];
+  stats.dbMs = Math.round(performance.now() - t0);
 
   // Now the sums become the state: drop what cold channels had, take the warm channels' old tail out, add the new.
   const coldSet = new Set(cold);
