@@ -143,7 +143,7 @@ cleanUpOnSignals();
 try {
   for (const engine of ENGINES) {
     if (!engineAvailable(engine)) {
-      failures.push(`${NAME[engine] ?? engine}: not installed (Debian package ${PACKAGE[engine]})`);
+      failures.push(`${NAME[engine] ?? engine}: not installed (needs ${PACKAGE[engine]})`);
       continue;
     }
     await benchEngine(engine);

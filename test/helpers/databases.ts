@@ -14,7 +14,7 @@ export const DB_CHANNELS = `usage:\n  source: database\n${readFileSync(join(impo
  */
 export function describeWith(e: Engine, title: string): typeof describe | typeof describe.skip {
   if (engineAvailable(e)) return describe;
-  if (process.env.CI === 'true') throw new Error(`${title}: needs the Debian package ${PACKAGE[e]}, which .ci/run installs`);
-  process.stdout.write(`${title}: skipped; install the Debian package ${PACKAGE[e]} to run it\n`);
+  if (process.env.CI === 'true') throw new Error(`${title}: needs ${PACKAGE[e]}, which .ci/run installs`);
+  process.stdout.write(`${title}: skipped; install ${PACKAGE[e]} to run it\n`);
   return describe.skip;
 }

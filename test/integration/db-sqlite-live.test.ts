@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { events, finished, ROOT, runCli, useCleanup, waitFor } from '../helpers/cli.js';
-import { DB_CHANNELS, openSqlite, type TestDb } from '../helpers/databases.js';
+import { DB_CHANNELS, describeWith, openSqlite, type TestDb } from '../helpers/databases.js';
 import { DEEPSEEK, world } from '../helpers/world.js';
 
 /** Another process writes the WAL database the way OneAPI does: one INSERT per request, as they come. */
@@ -20,7 +20,8 @@ const tick = () => {
 tick();
 `;
 
-describe('usage.source: database on a SQLite file that OneAPI writes meanwhile (real CLI, daemon)', () => {
+const title = 'usage.source: database on a SQLite file that OneAPI writes meanwhile (real CLI, daemon)';
+describeWith('sqlite', title)(title, () => {
   const cleanup = useCleanup();
   let db: TestDb;
   beforeAll(async () => {

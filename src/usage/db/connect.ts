@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
 import { createPool } from 'mysql2';
 import pg from 'pg';
@@ -87,7 +87,7 @@ export function openLogDb(target: DbTarget, opts: DbOptions = {}): LogDb {
     dialect = new PostgresDialect({ pool });
   } else {
     // Read-only, so quota-pilot can never write OneAPI's file; the busy timeout rides out a checkpoint.
-    dialect = new SqliteDialect({ database: async () => new Database(target.path, { readonly: true, fileMustExist: true, timeout: connectTimeout }) });
+    dialect = new SqliteDialect({ database: async () => new (await sqliteDriver())(target.path, { readonly: true, fileMustExist: true, timeout: connectTimeout }) });
   }
   const kysely = new Kysely<any>({ dialect }); // eslint-disable-line @typescript-eslint/no-explicit-any
   return {
@@ -103,6 +103,18 @@ export function openLogDb(target: DbTarget, opts: DbOptions = {}): LogDb {
     },
     close: () => kysely.destroy(),
   };
+}
+
+/**
+ * better-sqlite3 is an optional dependency: npm builds it with python3, make and g++, and skips it where they are
+ * missing, so that MySQL and PostgreSQL users can install quota-pilot without a compiler.
+ */
+async function sqliteDriver(): Promise<typeof BetterSqlite3> {
+  try {
+    return (await import('better-sqlite3')).default;
+  } catch {
+    throw new DbError('reading SQLite needs the better-sqlite3 module, which npm could not build here: install python3, make and g++, then reinstall quota-pilot', 'other');
+  }
 }
 
 /** Opens the database on first use and closes it on stop: a SIGHUP may switch usage.source either way. */
