@@ -12,7 +12,8 @@ const GLM = 'GLM-4-7-251222';
 
 /**
  * One data set for both sources: DeepSeek at 98.9% (demoted), Doubao at 98% under a requested alias on new-api
- * (demoted only when the upstream name is matched), GLM at 4% with a hostile row (-1.5M tokens) that must not count,
+ * (demoted only when the upstream name is matched), GLM at 4% with a hostile row (-1.5M tokens) and rows under a
+ * lower-case spelling that must not count,
  * an unbudgeted channel's traffic and a channel test (type 5) that no source counts.
  */
 function dataSet(flavor: Flavor): SimLog[] {
@@ -21,6 +22,8 @@ function dataSet(flavor: Flavor): SimLog[] {
     ...logs(1, DEEPSEEK, 40, 47_000),
     ...doubao,
     ...logs(3, GLM, 10, 10_000),
+    // Another spelling is another model: budgets match exactly (MySQL's default collation would merge the two).
+    ...logs(3, GLM.toLowerCase(), 3, 10_000),
     { created_at: ago(100), channel: 3, model_name: GLM, prompt_tokens: -1_500_000, completion_tokens: 10 },
     { created_at: ago(90), channel: 1, model_name: DEEPSEEK, prompt_tokens: 0, completion_tokens: 0, type: 5 },
     ...logs(6, 'gpt-4o', 25, 90_000),

@@ -23,6 +23,13 @@ const CONSUME = 2;
  * whole read on one malformed `other`).
  */
 function modelExpr(dialect: Dialect, flavor: Flavor): RawBuilder<string> {
+  const name = modelName(dialect, flavor);
+  // MySQL's default collations ignore case and trailing spaces, so GROUP BY would merge "GPT-4o" into "gpt-4o";
+  // budgets match names exactly, as the API source does. Grouped as bytes, returned as a Buffer.
+  return dialect === 'mysql' ? sql<string>`cast(${name} as binary)` : name;
+}
+
+function modelName(dialect: Dialect, flavor: Flavor): RawBuilder<string> {
   if (flavor !== 'new-api') return sql<string>`model_name`;
   const hasKey = sql`other like '%upstream_model_name%'`;
   const upstream =
@@ -95,7 +102,7 @@ export async function sumSlots(db: LogDb, flavor: Flavor, q: SlotQuery): Promise
   );
   return rows.map((r) => ({
     channel: Number(r.channel_id),
-    model: String(r.model_key ?? ''),
+    model: Buffer.isBuffer(r.model_key) ? r.model_key.toString('utf8') : String(r.model_key ?? ''),
     slot: Number(r.slot),
     tokens: Number(r.tokens ?? 0),
     requests: Number(r.requests ?? 0),
