@@ -178,8 +178,11 @@ export class Daemon {
     const intervalMs = this.deps.intervalSec * 1000;
     if (r.durationMs <= intervalMs) return;
     const pages = r.ingest?.pages ?? 0;
+    const dbMs = r.ingest?.dbMs;
     const cause =
-      r.throttledMs > r.durationMs / 2
+      dbMs !== undefined && dbMs > r.durationMs / 2
+        ? `the database's reads took ${dbMs} ms (${pages} queries, ${r.fetched} rows counted)`
+        : r.throttledMs > r.durationMs / 2
         ? `waited ${Math.round(r.throttledMs / 1000)} s for the rate cap (ONEAPI_RATE_LIMIT) or OneAPI's 429 back-off`
         : pages > 0 && r.requests > 0
           ? `read ${pages} log pages (${r.fetched} rows counted, ${r.ingest?.mode} mode); OneAPI took ${Math.round(r.durationMs / r.requests)} ms a request`

@@ -61,11 +61,13 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   const clock = new BucketClock(layout);
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'all', swept: false, coldChannels: [] };
 
+  // After a long stop, nothing older than what the buckets keep is read again.
+  const cutoff = Math.min(fromLocal, Math.floor(DateTime.fromMillis(nowMs, { zone: config.timezone }).minus({ days: opts.retentionDays }).startOf('day').toSeconds()));
   const cold = input.channels.filter((c) => cursor?.channels[c] === undefined || cursor.channels[c] > fromLocal);
   const warm = input.channels.filter((c) => !cold.includes(c));
   const reads: Array<{ channels: number[]; from: number }> = [];
   if (cold.length) reads.push({ channels: cold, from: fromServer });
-  if (warm.length && cursor) reads.push({ channels: warm, from: cursor.settledTo + 1 });
+  if (warm.length && cursor) reads.push({ channels: warm, from: Math.max(cursor.settledTo + 1, cutoff + skewSec) });
 
   // Every read first: nothing below changes state until all of them succeeded.
   const t0 = performance.now();
@@ -101,7 +103,6 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
       if (slot.tail) tail.push([s.channel, s.model, slot.start, s.tokens, s.requests]);
       added += s.requests;
     }
-  const cutoff = Math.min(fromLocal, Math.floor(DateTime.fromMillis(nowMs, { zone: config.timezone }).minus({ days: opts.retentionDays }).startOf('day').toSeconds()));
   const kept = buckets.filter((b) => b.start >= cutoff && (b.requests > 0 || b.tokens > 0));
   const channels: Record<string, number> = {};
   for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, fromLocal);
