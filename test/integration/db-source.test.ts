@@ -70,6 +70,7 @@ for (const engine of ['mariadb', 'postgres', 'sqlite'] as Engine[]) {
       const d = await runCli(['once'], viaDb.env);
       expect(d.stderr).not.toContain(QP_PASSWORD);
       expect([a.code, d.code]).toEqual([0, 0]);
+      expect(d.stdout).toMatch(/counted \d+ new log rows in 1 database queries \(\d+ ms\)/);
       expect(usage(await statusOf(viaDb.env))).toEqual(usage(await statusOf(api.env)));
       expect(viaDb.priorities()).toEqual(api.priorities());
       expect(viaDb.puts().map((p) => p.body)).toEqual(api.puts().map((p) => p.body));
