@@ -95,6 +95,8 @@ export interface TestDb {
   /** Drops and creates `logs` shaped as the flavor's GORM model creates it, with OneAPI's indexes. */
   createLogs(flavor: Flavor): Promise<void>;
   insert(rows: SimLog[], flavor: Flavor): Promise<void>;
+  /** Locks `logs` against reads from another session (as a migration would) until the returned function is called. */
+  lockLogs(): Promise<() => Promise<void>>;
   stop(): Promise<void>;
 }
 
@@ -166,6 +168,14 @@ export async function startMariaDb(): Promise<TestDb> {
     exec: async (s, p) => void (await admin!.query(s, p)),
     query: async (s, p) => (await admin!.query(s, p))[0] as never,
     close: () => admin!.end(),
+    lock: async () => {
+      const c = await mysql.createConnection({ socketPath, user: 'root', database: 'oneapi' });
+      await c.query('LOCK TABLES logs WRITE');
+      return async () => {
+        await c.query('UNLOCK TABLES');
+        await c.end();
+      };
+    },
   });
 }
 
@@ -196,6 +206,15 @@ export async function startPostgres(): Promise<TestDb> {
     exec: async (s, p) => void (await admin.query(s, p)),
     query: async (s, p) => (await admin.query(s, p)).rows,
     close: () => admin.end(),
+    lock: async () => {
+      const c = await connect('oneapi');
+      await c.query('BEGIN');
+      await c.query('LOCK TABLE logs IN ACCESS EXCLUSIVE MODE');
+      return async () => {
+        await c.query('COMMIT');
+        await c.end();
+      };
+    },
   });
 }
 
@@ -210,6 +229,11 @@ export async function openSqlite(): Promise<TestDb> {
     exec: async (s, p) => void db.prepare(s).run(...((p ?? []) as unknown[])),
     query: async (s, p) => db.prepare(s).all(...((p ?? []) as unknown[])) as never,
     close: async () => void db.close(),
+    // A WAL database never blocks its readers; an exclusive transaction is what comes nearest.
+    lock: async () => {
+      db.exec('BEGIN EXCLUSIVE');
+      return async () => void db.exec('COMMIT');
+    },
   });
 }
 
@@ -219,7 +243,7 @@ function server(
   url: string,
   child: ChildProcess | null,
   dir: string,
-  conn: { exec: TestDb['exec']; query: TestDb['query']; close: () => Promise<void> },
+  conn: { exec: TestDb['exec']; query: TestDb['query']; close: () => Promise<void>; lock: TestDb['lockLogs'] },
 ): TestDb {
   const ph = (i: number) => (engine === 'postgres' ? `$${i + 1}` : '?');
   return {
@@ -228,6 +252,7 @@ function server(
     port,
     exec: conn.exec,
     query: conn.query,
+    lockLogs: conn.lock,
     async createLogs(flavor) {
       for (const s of ddl(engine, flavor)) await conn.exec(s);
       if (engine === 'mariadb') await conn.exec(`GRANT SELECT ON oneapi.logs TO 'qp'@'127.0.0.1'`);

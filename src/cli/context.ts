@@ -5,7 +5,7 @@ import { ConfigError, type Config, type ConfigIssue } from '../config/types.js';
 import { createClient } from '../oneapi/client.js';
 import type { OneApiClient } from '../oneapi/types.js';
 import { webhookTargets, type WebhookTarget } from '../alerts/targets.js';
-import { EnvError, environment, flavorOf, readConnection, readDbTarget, type Connection } from '../platform/env.js';
+import { EnvError, environment, flavorOf, readConnection, readDbSettings, type Connection } from '../platform/env.js';
 import { LogDbHandle } from '../usage/db/connect.js';
 import { createLogger } from '../platform/logger.js';
 import { openStateStore, type StateStore } from '../state/store.js';
@@ -51,8 +51,8 @@ export async function configOrThrow(ctx: Context): Promise<{ config: Config; war
  * a configuration error (exit 78) at start, not a failure of the first cycle.
  */
 export function logDbFor(ctx: Context, config: Config): LogDbHandle {
-  if (config.usageSource === 'database') readDbTarget(ctx.env);
-  return new LogDbHandle(() => readDbTarget(ctx.env), ctx.log.child({ component: 'database' }));
+  if (config.usageSource === 'database') readDbSettings(ctx.env);
+  return new LogDbHandle(() => readDbSettings(ctx.env), ctx.log.child({ component: 'database' }));
 }
 
 /** Everything a command that talks to OneAPI needs. */

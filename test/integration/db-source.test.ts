@@ -133,6 +133,26 @@ for (const engine of ['mariadb', 'postgres', 'sqlite'] as Engine[]) {
     });
 
     if (engine !== 'sqlite')
+      it('a table locked by another session: the read times out (ONEAPI_DB_TIMEOUT), nothing is written, the next cycle catches up', async () => {
+        await db.createLogs('one-api');
+        await db.insert(logs(1, DEEPSEEK, 40, 47_000), 'one-api');
+        const w = await dbWorld('one-api', { ONEAPI_DB_TIMEOUT: '2' });
+        const release = await db.lockLogs();
+        let once;
+        try {
+          once = await runCli(['once'], w.env);
+        } finally {
+          await release();
+        }
+        expect(once.code).toBe(1);
+        expect(once.stderr).toContain('timed out');
+        expect(w.puts()).toEqual([]);
+        const again = await runCli(['once'], w.env);
+        expect(again.code).toBe(0);
+        expect(w.priorities()).toMatchObject({ 'volc-deepseek': 10 });
+      });
+
+    if (engine !== 'sqlite')
       it('a wrong password: validate and once exit 77 and say so, without the password', async () => {
         const wrong = 'not-the-Password-42';
         const w = await dbWorld('one-api', { ONEAPI_DB_URL: db.url.replace(QP_PASSWORD, wrong) });

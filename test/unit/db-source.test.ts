@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseConfig } from '../../src/config/load.js';
 import { formatIssue } from '../../src/config/types.js';
-import { EnvError, readDbTarget } from '../../src/platform/env.js';
+import { EnvError, readDbSettings } from '../../src/platform/env.js';
 import { BucketClock } from '../../src/usage/buckets.js';
 import { classify } from '../../src/usage/db/connect.js';
 import { slotsFor } from '../../src/usage/db/ingest-db.js';
@@ -60,8 +60,11 @@ describe('ONEAPI_DB_URL', () => {
   });
 
   it('is required with usage.source: database (exit 78 as EnvError)', () => {
-    expect(() => readDbTarget({})).toThrow(EnvError);
-    expect(() => readDbTarget({ ONEAPI_DB_URL: 'ftp://x' })).toThrow(EnvError);
+    expect(() => readDbSettings({})).toThrow(EnvError);
+    expect(() => readDbSettings({ ONEAPI_DB_URL: 'ftp://x' })).toThrow(EnvError);
+    expect(() => readDbSettings({ ONEAPI_DB_URL: 'sqlite:///x.db', ONEAPI_DB_TIMEOUT: '2.5' })).toThrow('ONEAPI_DB_TIMEOUT must be a positive whole number');
+    expect(readDbSettings({ ONEAPI_DB_URL: 'sqlite:///x.db' }).timeoutMs).toBe(30_000);
+    expect(readDbSettings({ ONEAPI_DB_URL: 'sqlite:///x.db', ONEAPI_DB_TIMEOUT: '5' }).timeoutMs).toBe(5000);
   });
 
   it('redacts the password, raw and URL-encoded, and the URL itself from driver messages', () => {

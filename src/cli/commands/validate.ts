@@ -3,7 +3,7 @@ import { formatIssue } from '../../config/types.js';
 import { createClient } from '../../oneapi/client.js';
 import type { Config } from '../../config/types.js';
 import type { Flavor } from '../../oneapi/types.js';
-import { EnvError, flavorOf, readConnection, readDbTarget } from '../../platform/env.js';
+import { EnvError, flavorOf, readConnection, readDbSettings } from '../../platform/env.js';
 import { DbError, openLogDb } from '../../usage/db/connect.js';
 import { schemaProblems } from '../../usage/db/queries.js';
 import { formatRefProblem, resolveRefs } from '../../policy/resolve.js';
@@ -54,13 +54,14 @@ export async function validateCommand(opts: GlobalOptions): Promise<number> {
  * table or column (the configuration or the flavor is wrong).
  */
 async function checkDatabase(env: Record<string, string | undefined>, config: Config, flavor: Flavor): Promise<{ lines: string[]; exit: number }> {
-  let target;
+  let settings;
   try {
-    target = readDbTarget(env);
+    settings = readDbSettings(env);
   } catch (err) {
     return { lines: (err as EnvError).problems.map((p) => `error: ${p}`), exit: 78 };
   }
-  const db = openLogDb(target, { connectTimeoutMs: 5000, statementTimeoutMs: 10_000 });
+  const { target } = settings;
+  const db = openLogDb(target, { timeoutMs: Math.min(settings.timeoutMs, 10_000) });
   try {
     const problems = await schemaProblems(db, flavor);
     if (problems.length) return { lines: problems.map((p) => `error: ${p}`), exit: 78 };

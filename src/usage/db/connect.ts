@@ -36,9 +36,8 @@ export interface LogDb {
 }
 
 export interface DbOptions {
-  connectTimeoutMs?: number;
-  /** A read that takes longer is cancelled by the server (PostgreSQL, MariaDB, MySQL). */
-  statementTimeoutMs?: number;
+  /** Connecting, and each read: a longer read is cancelled by the server (default 30 s). Lock waits: ≤ 10 s of it. */
+  timeoutMs?: number;
   log?: Logger;
 }
 
@@ -47,8 +46,9 @@ export interface DbOptions {
  * read, so a database that is down fails the cycle, not the start.
  */
 export function openLogDb(target: DbTarget, opts: DbOptions = {}): LogDb {
-  const connectTimeout = opts.connectTimeoutMs ?? 5000;
-  const statementTimeout = opts.statementTimeoutMs ?? 30_000;
+  const statementTimeout = opts.timeoutMs ?? 30_000;
+  const connectTimeout = Math.min(statementTimeout, 10_000);
+  const lockTimeout = Math.min(statementTimeout, 10_000);
   let dialect;
   if (target.dialect === 'mysql') {
     const pool = createPool({
@@ -68,7 +68,8 @@ export function openLogDb(target: DbTarget, opts: DbOptions = {}): LogDb {
       // Only one of the two statement-timeout variables exists on a given server (MariaDB's, or MySQL's); lock waits
       // are bounded too, so a table locked by a migration fails the cycle instead of hanging it.
       onCreateConnection: async (c) => {
-        for (const s of [`SET SESSION max_statement_time = ${statementTimeout / 1000}`, `SET SESSION max_execution_time = ${statementTimeout}`, 'SET SESSION lock_wait_timeout = 10'])
+        const lockSec = Math.max(1, Math.round(lockTimeout / 1000));
+        for (const s of [`SET SESSION max_statement_time = ${statementTimeout / 1000}`, `SET SESSION max_execution_time = ${statementTimeout}`, `SET SESSION lock_wait_timeout = ${lockSec}`])
           await c.executeQuery(CompiledQuery.raw(s)).catch(() => undefined);
       },
     });
@@ -79,7 +80,7 @@ export function openLogDb(target: DbTarget, opts: DbOptions = {}): LogDb {
       connectionTimeoutMillis: connectTimeout,
       idleTimeoutMillis: 60_000,
       statement_timeout: statementTimeout,
-      lock_timeout: 10_000,
+      lock_timeout: lockTimeout,
       application_name: 'quota-pilot',
     });
     // An idle connection the server drops must not crash the daemon: the next read reconnects.
@@ -121,10 +122,13 @@ async function sqliteDriver(): Promise<typeof BetterSqlite3> {
 export class LogDbHandle {
   private db: LogDb | null = null;
 
-  constructor(private readonly target: () => DbTarget, private readonly log?: Logger) {}
+  constructor(private readonly settings: () => { target: DbTarget; timeoutMs: number }, private readonly log?: Logger) {}
 
   get(): LogDb {
-    this.db ??= openLogDb(this.target(), { log: this.log });
+    if (!this.db) {
+      const { target, timeoutMs } = this.settings();
+      this.db = openLogDb(target, { timeoutMs, log: this.log });
+    }
     return this.db;
   }
 
@@ -153,7 +157,8 @@ export function classify(err: unknown, what: string, target: DbTarget): DbError 
     return new DbError(`${where}: ${what}: permission denied (${raw}); check the user and password in ONEAPI_DB_URL and the GRANT SELECT on logs`, 'auth');
   if (SCHEMA.has(code) || /no such (column|table)|does not exist|unknown column/i.test(raw))
     return new DbError(`${where}: ${what}: ${raw}; is ONEAPI_FLAVOR right for this database?`, 'schema');
-  if (TIMEOUT.has(code) || /timeout|timed out|canceling statement|locked/i.test(raw))
+  // MariaDB's max_statement_time (errno 1969) and MySQL's max_execution_time (3024) have no code name in mysql2.
+  if (TIMEOUT.has(code) || e.errno === 1969 || e.errno === 3024 || /timeout|timed out|canceling statement|locked|max_statement_time|max_execution_time/i.test(raw))
     return new DbError(`${where}: ${what}: timed out (${raw})`, 'timeout');
   if (UNREACHABLE.has(code) || /connect|terminat|closed/i.test(raw)) return new DbError(`${where}: ${what}: unreachable (${raw})`, 'unreachable');
   return new DbError(`${where}: ${what}: ${raw}`, 'other');
