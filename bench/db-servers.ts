@@ -18,8 +18,8 @@ export type Engine = 'mariadb' | 'postgres' | 'sqlite';
 
 /** What makes an engine available, for the line a skipped suite prints. */
 export const PACKAGE: Record<Engine, string> = {
-  mariadb: 'the Debian package mariadb-server',
-  postgres: 'the Debian package postgresql',
+  mariadb: "Debian's mariadb-server package (apt-get install mariadb-server)",
+  postgres: "Debian's postgresql package (apt-get install postgresql)",
   sqlite: 'python3, make and g++, then npm ci (npm builds the optional better-sqlite3 with them)',
 };
 export const QP_PASSWORD = 'qp-S3cret-pw';

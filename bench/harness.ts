@@ -10,6 +10,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
 const PROBE = pathToFileURL(join(ROOT, 'dist/bench/rss-probe.js')).href;
 const REPLAY = join(ROOT, 'dist/bench/replay-client.js');
+/** The node flags of the CLI's #! line (and the systemd unit): the CLI is measured as it is shipped. */
+export const CLI_NODE_FLAGS = (readFileSync(CLI, 'utf8').split('\n', 1)[0]!.match(/^#!.*?\bnode\b(.*)$/)?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 
 /** One finished CLI process. `rssMb` and `cpuMs` come from the preloaded probe (absent if it did not run). */
 export interface CliRun {
@@ -71,7 +73,7 @@ export function startCli(args: string[], env: Record<string, string>, stdoutToFi
   const outFile = join(scratch, `stdout-${probeCount}.txt`);
   const outFd = stdoutToFile ? openSync(outFile, 'w') : undefined;
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['--import', PROBE, CLI, ...args], {
+  const child = spawn(process.execPath, [...CLI_NODE_FLAGS, '--import', PROBE, CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env, QP_BENCH_PROBE: probeFile },
     stdio: ['ignore', outFd ?? 'pipe', 'pipe'],
   });

@@ -9,7 +9,7 @@
 import { cpus } from 'node:os';
 import type { Flavor } from '../src/oneapi/types.js';
 import { backfill, million } from './backfill.js';
-import { cleanUp, cleanUpOnSignals } from './harness.js';
+import { CLI_NODE_FLAGS, cleanUp, cleanUpOnSignals } from './harness.js';
 import { manyBudgetsCpu, steady } from './steady.js';
 import { sustained } from './sustain.js';
 import { renderTable, say, type Outcome, type Row } from './table.js';
@@ -54,7 +54,7 @@ try {
 }
 
 say('done');
-console.log(`quota-pilot ingestion bench (node ${process.version}, ${cpus().length} CPUs; CLI = node dist/src/cli/main.js)\n`);
+console.log(`quota-pilot ingestion bench (node ${process.version}, ${cpus().length} CPUs; CLI = node ${[...CLI_NODE_FLAGS, 'dist/src/cli/main.js'].join(' ')}, the flags of its #! line)\n`);
 console.log(renderTable(rows));
 const notes = [];
 if (only.has('a')) notes.push('a: both sides are whole processes (node start-up included) fetching the same requests from the same simulator, best of 2 each; [loop] is the minimal client without its start-up.');

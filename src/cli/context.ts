@@ -8,6 +8,7 @@ import { webhookTargets, type WebhookTarget } from '../alerts/targets.js';
 import { EnvError, environment, flavorOf, readConnection, readDbSettings, type Connection } from '../platform/env.js';
 import { LogDbHandle } from '../usage/db/connect.js';
 import { createLogger } from '../platform/logger.js';
+import { stateCodec, type State } from '../reconcile/state.js';
 import { openStateStore, type StateStore } from '../state/store.js';
 
 /** Options every command takes. */
@@ -38,9 +39,12 @@ export function context(opts: GlobalOptions, logFd: 1 | 2): Context {
   return { configDir, stateDir, env, log: createLogger({ fd: logFd, level: env.LOG_LEVEL }) };
 }
 
-/** Loads both YAML files; throws ConfigError (exit 78) on any error, before any request is sent. */
-export async function configOrThrow(ctx: Context): Promise<{ config: Config; warnings: ConfigIssue[] }> {
-  const loaded = await loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env), cacheDir: ctx.stateDir });
+/**
+ * Loads both YAML files; throws ConfigError (exit 78) on any error, before any request is sent. `cache` keeps the
+ * validated config in the state dir (off for a dry run, which writes nothing).
+ */
+export async function configOrThrow(ctx: Context, cache = true): Promise<{ config: Config; warnings: ConfigIssue[] }> {
+  const loaded = await loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env), cacheDir: cache ? ctx.stateDir : undefined });
   const errors = loaded.issues.filter((i) => i.severity === 'error');
   if (errors.length || !loaded.config) throw new ConfigError(errors);
   return { config: loaded.config, warnings: loaded.issues.filter((i) => i.severity === 'warning') };
@@ -59,7 +63,7 @@ export function logDbFor(ctx: Context, config: Config): LogDbHandle {
 export interface Connected {
   connection: Connection;
   client: OneApiClient;
-  store: StateStore;
+  store: StateStore<State>;
 }
 
 /**
@@ -69,5 +73,5 @@ export interface Connected {
 export function connect(ctx: Context, quick = false, onRequest?: (endpoint: string, result: string) => void): Connected {
   const connection = readConnection(ctx.env);
   const client = createClient({ ...connection, ...(quick ? { retries: 1 } : { logger: ctx.log }), onRequest });
-  return { connection, client, store: openStateStore(ctx.stateDir, ctx.log) };
+  return { connection, client, store: openStateStore(ctx.stateDir, stateCodec, ctx.log) };
 }

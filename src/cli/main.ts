@@ -1,8 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=512 --max-semi-space-size=2
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, formatIssue } from '../config/types.js';
 import { OneApiError } from '../oneapi/types.js';
 import { EnvError } from '../platform/env.js';
+import { StateSaveError } from '../reconcile/cycle.js';
+import { StateLockedError } from '../state/lock.js';
 import { demoCommand } from './commands/demo.js';
 import { onceCommand } from './commands/once.js';
 import { reportCommand } from './commands/report.js';
@@ -11,7 +13,7 @@ import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
 
 /** Exit codes (sysexits.h where one fits). */
-export const EXIT = { ok: 0, failed: 1, usage: 2, noPermission: 77, config: 78 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, tempFail: 75, noPermission: 77, config: 78 } as const;
 
 function seconds(v: string): number {
   const n = Number(v);
@@ -40,6 +42,14 @@ function fail(err: unknown): never {
   if (err instanceof EnvError) {
     process.stderr.write(err.problems.map((p) => `error: ${p}`).join('\n') + '\n');
     process.exit(EXIT.config);
+  }
+  if (err instanceof StateLockedError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(EXIT.tempFail);
+  }
+  if (err instanceof StateSaveError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(EXIT.failed);
   }
   if (err instanceof OneApiError) {
     process.stderr.write(`error: ${err.message}\n`);
@@ -81,14 +91,24 @@ globals(program.command('run'))
   .option('--unhealthy-after <cycles>', 'failed cycles in a row after which /healthz answers 503', (v) => positive(v), 3)
   .action((o) => exitWith(runCommand(o)));
 
+const LOCK_WAIT = ['--lock-wait <seconds>', 'how long to wait for a cycle in flight on the same state dir (the daemon\'s) before giving up with exit 75'] as const;
+
+function waitSeconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 3600) throw new InvalidArgumentError('must be a whole number of seconds from 0 to 3600');
+  return n;
+}
+
 globals(program.command('once'))
   .description('run one cycle, then exit (0 when it completed)')
   .option('--dry-run', 'print the plan, write nothing')
+  .option(...LOCK_WAIT, waitSeconds, 60)
   .action((o) => exitWith(onceCommand(o, false)));
 
 globals(program.command('reset'))
   .description('run the nightly reset now')
   .option('--dry-run', 'print the plan, write nothing')
+  .option(...LOCK_WAIT, waitSeconds, 60)
   .action((o) => exitWith(onceCommand(o, true)));
 
 globals(program.command('status'))

@@ -34,6 +34,11 @@ export function cycleSummary(name: string, r: CycleResult, dryRun: boolean): str
     out.push(...r.changes.map(changeLine));
   }
   for (const f of r.failed) out.push(`  FAILED channel ${f.change.id}: ${f.error.message}`);
+  if (dryRun) {
+    out.push('plan for every managed channel:');
+    for (const c of r.decision.channels)
+      out.push(`  channel ${c.id} ${c.name}: ${c.desired === c.observed ? `keep ${c.observed}` : `${c.observed} -> ${c.desired}`}${c.reason ? `  (${c.reason})` : ''}`);
+  }
   const db = r.ingest?.dbMs;
   if (db !== undefined) out.push(`counted ${num(r.fetched)} new log rows in ${num(r.ingest!.pages)} database queries (${num(db)} ms), ${num(r.requests)} requests, ${(r.durationMs / 1000).toFixed(2)} s`);
   else out.push(`read ${num(r.fetched)} log rows in ${num(r.requests)} requests, ${(r.durationMs / 1000).toFixed(2)} s`);

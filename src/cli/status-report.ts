@@ -1,22 +1,24 @@
 import type { Config } from '../config/types.js';
-import type { Channel } from '../oneapi/types.js';
+import type { Channel, Flavor } from '../oneapi/types.js';
 import { decide } from '../policy/decide.js';
 import { formatRefProblem, resolveRefs, type Resolution } from '../policy/resolve.js';
-import { rememberedChannels, type State } from '../state/store.js';
+import { rememberedChannels, type State } from '../reconcile/state.js';
 import { layoutFor, layoutSignature } from '../usage/buckets.js';
+import { MODEL_SOURCE } from '../usage/rows.js';
 import { project } from '../usage/burn.js';
 import { formatLocal, nextOccurrence } from '../usage/windows.js';
 import { num, table } from './render.js';
 
 /** What `status` reports: usage counted by the last cycle, priorities as OneAPI has them now. */
-export function statusReport(config: Config, state: State, live: { channels: Channel[] } | { error: string }, nowMs: number) {
+export function statusReport(config: Config, state: State, live: { channels: Channel[] } | { error: string }, nowMs: number, flavor: Flavor) {
   const oneapiError = 'error' in live ? live.error : undefined;
   const channels = 'error' in live ? [] : live.channels;
   // Without OneAPI, budgets are matched to channels by the names the last cycle saw, so usage is still told.
   const remembered = rememberedChannels(state);
   const resolution: Resolution = oneapiError ? { ids: resolveRefs(config, remembered).ids, problems: [] } : resolveRefs(config, channels);
   const usable = state.usage.signature === layoutSignature(layoutFor(config));
-  const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory });
+  // With the pace the daemon keeps, DESIRED shows a projected demotion as the daemon would make it.
+  const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory, pace: state.pace, usageAsOf: usable ? state.usage.watermark : null });
   const plan = new Map(decision.channels.map((c) => [c.id, c]));
   const budgets = decision.budgets.map((b) => {
     const p = b.channelId === null ? undefined : plan.get(b.channelId);
@@ -26,6 +28,8 @@ export function statusReport(config: Config, state: State, live: { channels: Cha
       channel: b.channelId ?? b.budget.channel,
       name: p?.name ?? String(b.budget.channel),
       model: b.budget.model ?? null,
+      /** The log field a per-model budget is matched on (free allowances are per upstream model). */
+      modelField: b.budget.model ? MODEL_SOURCE[flavor] : null,
       window: b.budget.window,
       windowStart: formatLocal(b.window.start, config.timezone),
       used: b.used,
@@ -59,6 +63,8 @@ export function statusReport(config: Config, state: State, live: { channels: Cha
     lastCycle: state.lastCycle,
     lastSuccessAt: state.lastSuccessAt,
     nextReset: nextOccurrence(config.reset.at, config.reset.timezone, nowMs),
+    flavor,
+    modelField: MODEL_SOURCE[flavor],
     problems: resolution.problems.map(formatRefProblem),
     budgets,
     channels: channelRows,
@@ -100,6 +106,7 @@ export function renderStatus(r: StatusReport, config: Config): string {
     `last cycle:  ${r.lastCycle ? `${formatLocal(r.lastCycle.at, tz)} ${r.lastCycle.ok ? 'ok' : `FAILED: ${r.lastCycle.error}`}` : 'none'}`,
     `last good:   ${r.lastSuccessAt ? formatLocal(r.lastSuccessAt, tz) : 'never'}`,
     `next reset:  ${formatLocal(r.nextReset, config.reset.timezone)}`,
+    ...(r.budgets.some((b) => b.model) ? [`models:      per-model budgets matched on ${r.modelField} (${r.flavor} logs)`] : []),
     ...r.problems.map((p) => `problem:     ${p}`),
   ].join('\n');
 }

@@ -7,7 +7,7 @@ import { describe, entries, isUnreadable, join, readYaml, scalar, type Entry, ty
 import { cachedConfig } from './cache.js';
 import * as r from './rules.js';
 import type { BudgetDraft, Draft } from './rules.js';
-import { USAGE_SOURCES, type Budget, type Config, type ConfigIssue, type DefaultPriority, type UsageSource } from './types.js';
+import { DEFAULT_ROUTING_DELAY, USAGE_SOURCES, type Budget, type Config, type ConfigIssue, type DefaultPriority, type UsageSource } from './types.js';
 
 export interface ConfigFiles {
   channels: { path: string; text: string | null /* null = file missing */ };
@@ -87,8 +87,10 @@ function readChannelsFile(y: YamlFile, d: Draft): string | undefined {
 
 function readPrioritiesFile(y: YamlFile, d: Draft): { at?: string; timezone?: string } {
   const reset: { at?: string; timezone?: string } = { at: DEFAULT_RESET };
-  const m = entries(y, rootEntry(y), ['reset', 'defaults', 'demoted'])?.map;
+  const m = entries(y, rootEntry(y), ['reset', 'defaults', 'demoted', 'routing_delay'])?.map;
   if (!m) return reset;
+  const delay = m.get('routing_delay');
+  if (delay) d.routingDelay = r.readSeconds(y, delay);
   const resetEntry = m.get('reset');
   const rm = resetEntry ? entries(y, resetEntry, ['at', 'timezone'])?.map : undefined;
   const at = rm?.get('at');
@@ -165,6 +167,7 @@ function parseTexts(
     reset: { at: reset.at, timezone: reset.timezone ?? timezone },
     defaults: d.defaults!,
     demoted: d.demoted!.value,
+    routingDelaySec: d.routingDelay ?? DEFAULT_ROUTING_DELAY[d.flavor],
     ...(d.usageSource && { usageSource: d.usageSource }),
   };
   return { config, issues };

@@ -72,6 +72,13 @@ export function readFraction(y: YamlFile, e: Entry): number | undefined {
   return check(y, e, ok, 'must be a fraction above 0 and at most 1, e.g. 0.8');
 }
 
+/** A whole number of seconds from 0 to 3600. */
+export function readSeconds(y: YamlFile, e: Entry): number | undefined {
+  const v = scalar(y, e.value);
+  const ok = typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 3600 ? v : undefined;
+  return check(y, e, ok, 'must be a whole number of seconds from 0 to 3600, e.g. 600 for one-api with its memory cache');
+}
+
 export function readInt(y: YamlFile, e: Entry): number | undefined {
   const v = scalar(y, e.value);
   const ok = typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
@@ -119,6 +126,7 @@ export interface Draft {
   channelsValue?: Source;
   defaults?: DefaultPriority[];
   demoted?: { value: number; at: Source };
+  routingDelay?: number;
   usageSource?: 'api' | 'database';
 }
 

@@ -42,12 +42,24 @@ export interface Config {
   reset: { at: string; timezone: string };
   defaults: DefaultPriority[];
   demoted: number;
+  /**
+   * Seconds from a priority write until OneAPI routes by it (its channel cache). A demotion is sent this long
+   * before the budget is projected to run out. Default per flavor: DEFAULT_ROUTING_DELAY.
+   */
+  routingDelaySec: number;
   /** Where usage is read: OneAPI's admin API (default), or its database (ONEAPI_DB_URL). */
   usageSource?: UsageSource;
 }
 
 export const USAGE_SOURCES = ['api', 'database'] as const;
 export type UsageSource = (typeof USAGE_SOURCES)[number];
+
+/**
+ * one-api: with its memory cache (on with Redis or MEMORY_CACHE_ENABLED) routing follows the DB every
+ * SYNC_FREQUENCY, 600 s by default. new-api and one-hub route a change at once on the node that took the write
+ * (other nodes: 60 s / 600 s; set routing_delay then).
+ */
+export const DEFAULT_ROUTING_DELAY: Record<'one-api' | 'new-api' | 'one-hub', number> = { 'one-api': 600, 'new-api': 0, 'one-hub': 0 };
 
 export interface ConfigIssue {
   severity: 'error' | 'warning';

@@ -1,19 +1,22 @@
 import type { Config } from '../config/types.js';
 import { usageSummary, type Decision } from '../policy/decide.js';
-import type { Change } from '../reconcile/apply.js';
 import { project, type PaceLog } from '../usage/burn.js';
 import { formatLocal } from '../usage/windows.js';
-import type { AlertEvent } from './types.js';
+import type { AlertMemory } from './memory.js';
 
-/** What alerting remembers between cycles so that each event goes out once. Kept in the state file. */
-export interface AlertMemory {
-  /** Budget key -> window start in which its projected exhaustion was announced. */
-  projected: Record<string, number>;
-  /** Managed channels known to be auto-disabled (status 3) by OneAPI. */
-  autoDisabled: number[];
+export { emptyAlertMemory, type AlertMemory } from './memory.js';
+
+/** A priority write that landed (reconcile's Change; declared here so events does not import reconcile). */
+export interface Change {
+  id: number;
+  name: string;
+  from: number;
+  to: number;
+  reason: string;
 }
+import type { AlertEvent } from './types.js';
+import { unmovedDemotions } from './unmoved.js';
 
-export const emptyAlertMemory = (): AlertMemory => ({ projected: {}, autoDisabled: [] });
 
 /** Don't project from too little: an hour into the window and a tenth of the budget used. */
 const PROJECT_MIN_ELAPSED_SEC = 3600;
@@ -26,7 +29,7 @@ const PROJECT_MIN_RATIO = 0.1;
 export function detectEvents(p: { config: Config; decision: Decision; applied: Change[]; nowMs: number; memory: AlertMemory; pace?: PaceLog }): { events: AlertEvent[]; memory: AlertMemory } {
   const { config, decision, applied, nowMs } = p;
   const at = Math.floor(nowMs / 1000);
-  const memory: AlertMemory = { projected: { ...p.memory.projected }, autoDisabled: [...p.memory.autoDisabled] };
+  const memory: AlertMemory = { projected: { ...p.memory.projected }, autoDisabled: [...p.memory.autoDisabled], unmoved: { ...p.memory.unmoved } };
   const events: AlertEvent[] = [];
   const names = new Map(decision.channels.map((c) => [c.id, c.name]));
   const tz = config.timezone;
@@ -86,6 +89,9 @@ export function detectEvents(p: { config: Config; decision: Decision; applied: C
         fields: { channel: c.id, name: c.name, priority: c.observed },
       });
   memory.autoDisabled = disabled;
+  const unmoved = unmovedDemotions({ config, decision, pace: p.pace ?? {}, memory: p.memory, at });
+  events.push(...unmoved.events);
+  memory.unmoved = unmoved.unmoved;
   return { events, memory };
 }
 

@@ -8,7 +8,8 @@ export type EventKind =
   | 'oneapi-unreachable' // OneAPI has failed for N minutes
   | 'oneapi-recovered' // OneAPI answers again after an outage that was alerted
   | 'auth-rejected' // OneAPI refused the access token
-  | 'channel-auto-disabled'; // OneAPI auto-disabled (status 3) a managed channel
+  | 'channel-auto-disabled' // OneAPI auto-disabled (status 3) a managed channel
+  | 'demotion-unmoved'; // a demoted channel kept receiving traffic well past routing_delay
 
 export type Severity = 'info' | 'warning' | 'critical';
 

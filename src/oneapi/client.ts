@@ -67,6 +67,7 @@ export function createClient(opts: ClientOptions): OneApiClient {
       return http.throttledMs;
     },
     serverClock: () => http.serverClock(),
+    close: () => http.close(),
 
     async listChannels(): Promise<Channel[]> {
       return uniqueChannels(await api.listChannels(http));

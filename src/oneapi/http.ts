@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import axios from 'axios';
+import axios, { AxiosHeaders } from 'axios';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { createRateLimiter } from './rate-limiter.js';
@@ -44,6 +44,8 @@ export interface Http {
   readonly throttledMs: number;
   /** OneAPI's clock from the newest answer with a Date header. */
   serverClock(): { serverMs: number; localMs: number } | undefined;
+  /** Cancels reads in flight and every wait; a PUT in flight finishes; later requests fail ('cancelled'). */
+  close(): void;
 }
 
 const FIRST_BACKOFF_MS = 500;
@@ -69,13 +71,15 @@ export function createHttp(opts: HttpOptions): Http {
   // Classic new-api refuses admin calls without it; newer new-api and the other flavors ignore it.
   if (opts.userId !== undefined) headers['New-Api-User'] = String(opts.userId);
 
-  // One instance, one keep-alive agent: no TLS or TCP set-up per page, no proxy lookup, no redirects to follow
+  // One configuration, one keep-alive agent: no TLS or TCP set-up per page, no proxy lookup, no redirects to follow
   // (an admin API that redirects is misconfigured, and following it would resend the token elsewhere).
+  // The configuration is merged once, here, and each request goes straight to axios' HTTP adapter: the per-request
+  // merge, header flattening and interceptor chain of axios.request() cost more CPU than the rest of a log page.
   const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS };
-  const ax = axios.create({
+  const { headers: _defaultHeaders, ...defaults } = axios.defaults;
+  const base = axios.mergeConfig(defaults, {
     baseURL: opts.baseUrl.replace(/\/+$/, ''),
     timeout: opts.timeoutMs,
-    headers,
     httpAgent: new http.Agent(agentOptions),
     httpsAgent: new https.Agent(agentOptions),
     proxy: false,
@@ -84,8 +88,12 @@ export function createHttp(opts: HttpOptions): Http {
     // status and never half-parses JSON.
     validateStatus: () => true,
     responseType: 'text',
-    transformResponse: [(data: unknown) => data],
   });
+  const send = axios.getAdapter(base.adapter);
+  // Plain objects on purpose: the adapter copies them (AxiosHeaders.from) before adding Content-Length and the like;
+  // an AxiosHeaders instance would be used as is and carry one request's headers into the next.
+  const getHeaders = headers as unknown as AxiosHeaders;
+  const jsonHeaders = { ...headers, 'Content-Type': 'application/json' } as unknown as AxiosHeaders;
   // A burst of a tenth of a minute's allowance (at least 5): a cycle's first pages go out at once.
   const burst = Math.max(5, Math.ceil(opts.maxRequestsPerMinute / 10));
   const limiter = createRateLimiter(opts.maxRequestsPerMinute, burst, opts.now, opts.sleep);
@@ -94,19 +102,41 @@ export function createHttp(opts: HttpOptions): Http {
   let count = 0;
   let backoffMs = 0;
   let clock: { serverMs: number; localMs: number } | undefined;
+  const stopper = new AbortController();
+  /** The reads in flight, aborted when the client closes. */
+  const reads = new Set<AbortController>();
+  stopper.signal.addEventListener('abort', () => reads.forEach((r) => r.abort()), { once: true });
+  const cancelled = (endpoint: string) => new OneApiError(`request to OneAPI cancelled (${endpoint}): quota-pilot is stopping`, 'cancelled', endpoint);
+  /** Waits for `p` unless the client is closed first. */
+  const unlessClosed = <T>(p: Promise<T>, endpoint: string): Promise<T> => {
+    const signal = stopper.signal;
+    if (signal.aborted) return Promise.reject(cancelled(endpoint));
+    return new Promise<T>((resolve, reject) => {
+      const stop = () => reject(cancelled(endpoint));
+      signal.addEventListener('abort', stop, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+    });
+  };
 
   async function attempt<T>(spec: RequestSpec<T>, endpoint: string): Promise<Outcome<T>> {
     let res;
+    // axios' own timeout is a socket idle timeout; a server that trickles bytes needs a hard deadline too. A read is
+    // also cut short when the client closes (a write is left to finish, so its outcome is known). One controller and
+    // one timer per request: cheaper than composing AbortSignal.timeout with AbortSignal.any on every page.
+    const abort = new AbortController();
+    const deadline = setTimeout(() => abort.abort(), opts.timeoutMs);
+    if (spec.method === 'GET') reads.add(abort);
     try {
-      res = await ax.request({
+      res = await send({
+        ...base,
         method: spec.method,
-        url: spec.path,
-        params: spec.params,
-        data: spec.body,
-        // axios' own timeout is a socket idle timeout; a server that trickles bytes needs a hard deadline too.
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        url: spec.params ? `${spec.path}?${query(spec.params)}` : spec.path,
+        headers: spec.body === undefined ? getHeaders : jsonHeaders,
+        data: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+        signal: abort.signal,
       });
     } catch (e) {
+      if (spec.method === 'GET' && stopper.signal.aborted) return { ok: false, error: cancelled(endpoint) };
       // No response at all. The axios error holds config.headers (the token): keep only its code.
       const code = (e as { code?: unknown }).code;
       const why =
@@ -117,6 +147,9 @@ export function createHttp(opts: HttpOptions): Http {
             : 'network error';
       const message = `OneAPI at ${origin} unreachable on ${endpoint}: ${why}`;
       return { ok: false, error: new OneApiError(message, 'unreachable', endpoint) };
+    } finally {
+      clearTimeout(deadline);
+      reads.delete(abort);
     }
     const date = Date.parse(String(res.headers.date ?? ''));
     // The header has whole seconds, truncated: half a second is the better guess of the instant it was sent.
@@ -140,11 +173,12 @@ export function createHttp(opts: HttpOptions): Http {
       return limiter.waitedMs + backoffMs;
     },
     serverClock: () => clock,
+    close: () => stopper.abort(),
     async request<T>(spec: RequestSpec<T>): Promise<T> {
       const endpoint = `${spec.method} ${spec.path}`;
       const route = spec.route ?? endpoint;
       for (let n = 0; ; n++) {
-        await limiter.acquire();
+        await unlessClosed(limiter.acquire(), endpoint);
         count++;
         const out = await attempt(spec, endpoint);
         opts.onRequest?.(route, out.ok ? 'ok' : out.error.kind);
@@ -163,7 +197,7 @@ export function createHttp(opts: HttpOptions): Http {
           { endpoint, attempt: n + 1, delayMs, kind: out.error.kind, status: out.error.status },
           'oneapi request retry',
         );
-        await opts.sleep(delayMs);
+        await unlessClosed(opts.sleep(delayMs), endpoint);
       }
     },
   };
@@ -183,6 +217,13 @@ function checkShape<T>(spec: RequestSpec<T>, data: unknown): { ok: true; value: 
   const issue = parsed.error.issues[0];
   const where = issue && issue.path.length > 0 ? `data.${issue.path.join('.')}` : 'data';
   return { ok: false, why: `${where}: ${issue?.message ?? 'invalid'}` };
+}
+
+/** The query string, built here: axios' own params serializer walks each value through several helpers. */
+function query(params: Record<string, string | number | boolean>): string {
+  let q = '';
+  for (const k in params) q += `${q ? '&' : ''}${encodeURIComponent(k)}=${encodeURIComponent(params[k]!)}`;
+  return q;
 }
 
 /** Retry-After in seconds (the only form OneAPI's limiters could send); anything else falls back to back-off. */

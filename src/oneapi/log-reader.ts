@@ -17,6 +17,8 @@ const ID_ORDER_SLACK_SEC = 60;
 const MAX_REPEAT_PAGES = 3;
 /** Pages in flight at once where the total is known (new-api, one-hub); the rate limiter still paces them. */
 const PARALLEL_PAGES = 3;
+/** one-api read-ahead starts after this many full pages: a short read never asks for a page it does not need. */
+const READ_AHEAD_AFTER = 3;
 /** A hard stop so a server that never returns a short page cannot keep the daemon paging forever. */
 const MAX_PAGES = 200_000;
 
@@ -133,16 +135,37 @@ async function readOneApi(http: Http, q: LogQuery, deliver: Deliver, opts: LogRe
   const asked = estimate !== undefined;
   const params: Params = { type: CONSUME, ...timeParams(q), ...(q.channel === undefined ? {} : { channel: q.channel }) };
   const guard = new RepeatGuard('GET /api/log/');
+  // No total to plan by: pages are asked for one at a time, and a read from a window's start (readAhead) keeps
+  // PARALLEL_PAGES in flight once READ_AHEAD_AFTER full pages show it is long. The range's end is in the past, so the
+  // pages are stable; a page asked for past the end costs one short answer, at most PARALLEL_PAGES − 1 of them.
+  const inFlight: Array<Promise<Page>> = [];
+  let next = skip;
+  const ask = () => {
+    const page = http.request({ method: 'GET', path: '/api/log/', params: { ...params, p: next++ }, check: plainPage });
+    page.catch(() => undefined); // a page asked ahead may fail after the read ended: its failure is not unhandled
+    inFlight.push(page);
+  };
+  const done = async (result: LogReadStats) => {
+    await Promise.allSettled(inFlight.splice(0)); // nothing of this read outlives it
+    return result;
+  };
   let rows = 0;
-  for (let p = skip; p < MAX_PAGES; p++) {
-    const page = await http.request({ method: 'GET', path: '/api/log/', params: { ...params, p }, check: plainPage });
-    pages++;
-    if (p === 0 && !asked && opts.onFirst && !opts.onFirst(page.rows.length < ONE_API_PAGE_SIZE ? 0 : undefined, page.rows))
-      return { pages, rows: 0, declined: true, total: estimate };
-    guard.check(page, ONE_API_PAGE_SIZE);
-    deliver(page.rows);
-    rows += page.rows.length;
-    if (page.rows.length < ONE_API_PAGE_SIZE) return { pages, rows, declined: false, total: estimate };
+  try {
+    for (let p = skip; p < MAX_PAGES; p++) {
+      const ahead = opts.readAhead && p - skip >= READ_AHEAD_AFTER ? PARALLEL_PAGES : 1;
+      while (inFlight.length < ahead && next < MAX_PAGES) ask();
+      const page = await inFlight.shift()!;
+      pages++;
+      if (p === 0 && !asked && opts.onFirst && !opts.onFirst(page.rows.length < ONE_API_PAGE_SIZE ? 0 : undefined, page.rows))
+        return await done({ pages, rows: 0, declined: true, total: estimate });
+      guard.check(page, ONE_API_PAGE_SIZE);
+      deliver(page.rows);
+      rows += page.rows.length;
+      if (page.rows.length < ONE_API_PAGE_SIZE) return await done({ pages, rows, declined: false, total: estimate });
+    }
+  } catch (e) {
+    await Promise.allSettled(inFlight.splice(0));
+    throw e;
   }
   throw tooManyPages('GET /api/log/');
 }

@@ -44,6 +44,11 @@ export interface LogReadOptions {
   onFirst?: (remaining: number | undefined, sample: unknown[]) => boolean;
   /** one-api only: try the newest-100 search first (it serves a small all-channel read in one request). */
   tryRecent?: boolean;
+  /**
+   * one-api only: a long read (from a window's start) may keep a few pages in flight once it has seen several full
+   * pages; it may then ask for up to two pages past the end. Steady reads leave it off and cost exactly their pages.
+   */
+  readAhead?: boolean;
 }
 
 /** OneAPI's clock as last seen in a response's Date header, beside ours at that moment. */
@@ -67,6 +72,11 @@ export interface OneApiClient {
   readLogs(q: LogQuery, onPage: (rows: unknown[]) => void, opts?: LogReadOptions): Promise<LogReadStats>;
   /** OneAPI's clock from the most recent answer that carried a Date header. */
   serverClock(): ServerClock | undefined;
+  /**
+   * Stops the client for good: reads in flight and every wait (rate limiter, back-off) end at once with a
+   * 'cancelled' error, a write in flight finishes, and later calls fail. The daemon calls it on SIGTERM.
+   */
+  close(): void;
   /** HTTP requests sent so far (retries included). */
   readonly requestCount: number;
   /** Milliseconds spent waiting for the rate limiter (including back-off after 429). */
@@ -80,7 +90,8 @@ export type OneApiErrorKind =
   | 'rate-limited' // HTTP 429
   | 'server' // HTTP 5xx
   | 'rejected' // success:false for a reason other than auth, or a 4xx
-  | 'bad-response'; // a body that does not have the expected shape
+  | 'bad-response' // a body that does not have the expected shape
+  | 'cancelled'; // the client was closed (the daemon is stopping)
 
 /** A failed OneAPI call: what was called, how it failed, and whether trying again may help. */
 export class OneApiError extends Error {

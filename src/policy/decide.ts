@@ -1,6 +1,9 @@
 import type { Budget, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
-import type { Memory } from '../state/store.js';
+import type { PaceLog } from '../usage/burn.js';
+import type { Memory } from './memory.js';
+import { lookAt, projectBudget, MIN_CHECK_SEC, type Projection } from './projection.js';
+import { DateTime } from 'luxon';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
 import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
 import type { Resolution } from './resolve.js';
@@ -16,6 +19,8 @@ export interface BudgetStatus {
   requests: number;
   ratio: number;
   state: BudgetState;
+  /** Where the recent burn rate takes it (null: not projected, e.g. exhausted, unresolved or no usage read yet). */
+  projection: Projection | null;
 }
 
 /** What quota-pilot wants for one channel it manages, and why. */
@@ -39,6 +44,11 @@ export interface Decision {
   /** Budgets that crossed warn_at for the first time in their window. */
   warnings: BudgetStatus[];
   reset: ResetMode;
+  /**
+   * Unix seconds (fractional) when a cycle should look again before the next poll, because a projected
+   * demotion falls due (or a burst could bring one forward) before then; null when no budget needs it.
+   */
+  nextCheckAt: number | null;
   /** Memory to keep if the plan is carried out. */
   memory: Memory;
 }
@@ -51,6 +61,10 @@ export interface DecideInput {
   nowMs: number;
   memory: Memory;
   forceReset?: boolean;
+  /** Recent samples of each budget's use, for the burn rate; without them no demotion is projected. */
+  pace?: PaceLog;
+  /** Unix seconds up to which `buckets` count use; null or absent: no projection. */
+  usageAsOf?: number | null;
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -60,9 +74,9 @@ export function usageSummary(s: BudgetStatus): string {
   return `${fmt(s.used)}/${fmt(s.budget.freeTokens)} tokens (${(s.ratio * 100).toFixed(1)}%), ${s.window.label}`;
 }
 
-/** Measures every budget in its current window. */
+/** Measures every budget in its current window, and projects it from its recent burn rate. */
 export function measureBudgets(input: Omit<DecideInput, 'memory' | 'channels'>): BudgetStatus[] {
-  const { config, resolution, buckets, nowMs } = input;
+  const { config, resolution, buckets, nowMs, usageAsOf } = input;
   const windows = windowsFor(config.budgets, config.timezone, nowMs);
   const index = new UsageIndex(buckets);
   return config.budgets.map((budget) => {
@@ -75,7 +89,11 @@ export function measureBudgets(input: Omit<DecideInput, 'memory' | 'channels'>):
     const ratio = tokens / budget.freeTokens;
     const state: BudgetState =
       channelId === null ? 'unresolved' : ratio >= budget.demoteAt ? 'exhausted' : ratio >= budget.warnAt ? 'warning' : 'ok';
-    return { budget, channelId, window, used: tokens, requests, ratio, state };
+    const projection =
+      state === 'unresolved' || state === 'exhausted' || usageAsOf == null
+        ? null
+        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, samples: input.pace?.[budget.key] ?? [], routingDelaySec: config.routingDelaySec });
+    return { budget, channelId, window, used: tokens, requests, ratio, state, projection };
   });
 }
 
@@ -88,8 +106,13 @@ function resetMode(input: DecideInput): ResetMode {
 
 /**
  * The whole policy, pure: from config, observed channels and usage, the priority each managed channel should have
- * and why. Exhausted channels go to `demoted` (again, if raised by hand); the nightly reset restores defaults;
- * a channel quota-pilot demoted comes back when its quota renews; any other manual change is left alone.
+ * and why. The rules, first match wins (the README has them as a table):
+ * 1. a budget is exhausted (use >= demote_at): `demoted` (again, if raised by hand; left alone if set lower);
+ * 2. the nightly reset (scheduled or forced): the default priority;
+ * 3. the channel is at `demoted` and its quota is available again: the default, whether or not the state remembers
+ *    demoting it, when its window renewed (since the last cycle, or since quota-pilot demoted it) or when there is
+ *    no memory at all (state lost);
+ * 4. anything else, including a manual priority other than `demoted`: left alone.
  */
 export function decide(input: DecideInput): Decision {
   const { config, resolution, channels, nowMs } = input;
@@ -112,28 +135,33 @@ export function decide(input: DecideInput): Decision {
     if (!managed.has(ch.id)) continue;
     const mine = budgets.filter((b) => b.channelId === ch.id);
     const exhausted = mine.filter((b) => b.state === 'exhausted').sort((a, b) => b.ratio - a.ratio);
+    const due = mine.filter((b) => b.projection?.demoteBy != null && b.projection.demoteBy <= nowMs / 1000);
     const def = defaults.get(ch.id) ?? null;
     const plan: ChannelPlan = { id: ch.id, name: ch.name, status: ch.status, observed: ch.priority, default: def, desired: ch.priority, reason: null };
     const key = String(ch.id);
-    if (exhausted.length > 0) {
+    const remembered = memory.demoted[key];
+    if (exhausted.length > 0 || due.length > 0) {
+      const why = exhausted.length > 0 ? `budget exhausted: ${usageSummary(exhausted[0])}` : projectedReason(due[0], config);
       if (ch.priority > config.demoted) {
         plan.desired = config.demoted;
-        plan.reason = `budget exhausted: ${usageSummary(exhausted[0])}`;
+        plan.reason = why;
       }
-      if (plan.desired === config.demoted)
-        memory.demoted[key] = memory.demoted[key] ?? { at: nowSec, reason: plan.reason ?? `budget exhausted: ${usageSummary(exhausted[0])}` };
+      if (plan.desired === config.demoted) memory.demoted[key] = remembered ?? { at: nowSec, reason: why };
     } else if (def !== null && (reset === 'due' || reset === 'forced')) {
       if (ch.priority !== def) {
         plan.desired = def;
         plan.reason = `${reset === 'due' ? 'nightly reset' : 'reset'}: default priority restored` + renewedNote(mine);
       }
       delete memory.demoted[key];
-    } else if (memory.demoted[key]) {
-      if (def !== null && ch.priority === config.demoted) {
+    } else if (def !== null && ch.priority === config.demoted && ch.priority !== def && mine.length > 0) {
+      const why = restoreCause(mine, input.memory, remembered, reset);
+      if (why) {
         plan.desired = def;
-        plan.reason = `free quota renewed${renewedNote(mine, ': ')}`;
+        plan.reason = `free quota renewed${renewedNote(mine, ': ')} (${why})`;
+        delete memory.demoted[key];
       }
-      // Restored now, or changed by hand since we demoted it: either way no longer ours to restore.
+    } else if (remembered) {
+      // Changed by hand since we demoted it: no longer ours to restore.
       delete memory.demoted[key];
     }
     plans.push(plan);
@@ -148,7 +176,39 @@ export function decide(input: DecideInput): Decision {
     memory.warned[b.budget.key] = b.window.start;
     warnings.push(b);
   }
-  return { budgets, channels: plans, warnings, reset, memory };
+  memory.windows = Object.fromEntries(budgets.map((b) => [b.budget.key, b.window.start]));
+  return { budgets, channels: plans, warnings, reset, memory, nextCheckAt: nextCheck(budgets, plans, config, nowMs) };
+}
+
+/**
+ * Why a channel found at `demoted`, none of whose budgets is exhausted, gets its default back now; null to leave
+ * it. Judged from what is observed plus the windows: the memory of a demotion helps but is not needed.
+ */
+function restoreCause(mine: BudgetStatus[], memory: Memory, remembered: Memory['demoted'][string] | undefined, reset: ResetMode): string | null {
+  if (reset === 'first-run') return 'no state: found at the demoted priority with quota available';
+  const renewed = mine.find((b) => memory.windows[b.budget.key] !== undefined && b.window.start > memory.windows[b.budget.key]);
+  if (renewed) return `its ${renewed.budget.window} window renewed`;
+  if (remembered && mine.some((b) => b.window.start > remembered.at)) return 'renewed since quota-pilot demoted it';
+  return null;
+}
+
+/** "budget projected to run out: projected to reach 1,900,000 at 22:53:10 (at 1,234 tokens/s); routing delay 60 s; …" */
+function projectedReason(b: BudgetStatus, config: Config): string {
+  const p = b.projection!;
+  const at = DateTime.fromSeconds(p.reachesAt!, { zone: config.timezone }).toFormat('HH:mm:ss');
+  const rate = `${fmt(Math.round(p.rate))} tokens/s${p.latest > p.steady ? ', recent burst' : ''}`;
+  return `budget projected to run out: projected to reach ${fmt(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${config.routingDelaySec} s; ${usageSummary(b)}`;
+}
+
+/** The earliest look a budget on a channel still routed to needs, not sooner than MIN_CHECK_SEC from now. */
+function nextCheck(budgets: BudgetStatus[], plans: ChannelPlan[], config: Config, nowMs: number): number | null {
+  const routed = new Set(plans.filter((p) => p.desired > config.demoted).map((p) => p.id));
+  const looks = budgets.flatMap((b) => {
+    const at = lookAt(b.projection?.demoteBy ?? null, nowMs / 1000);
+    return at !== null && b.channelId !== null && routed.has(b.channelId) ? [at] : [];
+  });
+  if (looks.length === 0) return null;
+  return Math.max(Math.min(...looks), nowMs / 1000 + MIN_CHECK_SEC);
 }
 
 function renewedNote(mine: BudgetStatus[], lead = '; '): string {

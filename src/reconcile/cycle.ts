@@ -3,21 +3,24 @@ import type { Config } from '../config/types.js';
 import { detectEvents } from '../events/detect.js';
 import type { AlertEvent } from '../events/types.js';
 import type { Flavor, OneApiClient } from '../oneapi/types.js';
-import { decide, usageSummary, type Decision } from '../policy/decide.js';
+import { usageSummary, type Decision } from '../policy/decide.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
-import type { Memory, State, StateStore } from '../state/store.js';
+import type { Memory } from '../policy/memory.js';
+import type { StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
 import type { LogDb } from '../usage/db/connect.js';
 import { ingestFromDb } from '../usage/db/ingest-db.js';
 import { ingest, type IngestStats } from '../usage/ingest.js';
 import { formatLocal } from '../usage/windows.js';
-import { applyChanges, diff, type ApplyResult, type Change } from './apply.js';
+import { applyChanges, type ApplyResult, type Change } from './apply.js';
+import { makePlan } from './plan.js';
+import type { State } from './state.js';
 
 export interface CycleDeps {
   client: OneApiClient;
   flavor: Flavor;
   config: Config;
-  store: StateStore;
+  store: StateStore<State>;
   log: Logger;
   /** OneAPI's log database, for usage.source: database (opened on first use). */
   logDb?: () => LogDb;
@@ -31,6 +34,16 @@ export interface CycleOptions {
   forceReset?: boolean;
   /** Use this memory instead of the stored one (a dry-run daemon keeps its own). */
   memory?: Memory;
+  /** Who takes the state lock ("run", "once", "reset") and how long to wait for another writer's cycle. */
+  lock?: { command: string; waitMs: number };
+}
+
+/** The state could not be saved: nothing was written to OneAPI (a write the state cannot record would repeat). */
+export class StateSaveError extends Error {
+  constructor(path: string, cause: Error) {
+    super(`state cannot be saved to ${path} (${cause.message}); no priority was written to OneAPI`);
+    this.name = 'StateSaveError';
+  }
 }
 
 export interface CycleResult {
@@ -58,9 +71,29 @@ export interface CycleResult {
 
 /**
  * One level-triggered pass: read every channel and the new logs, decide from scratch, write only differences.
- * Nothing is written unless every read succeeded.
+ * Nothing is written unless every read succeeded and the state was saved first. One writer at a time: the
+ * cycle holds the state dir's lock from load to save (a dry run neither locks nor saves: it writes nothing).
+ * Throws StateLockedError when another writer holds the lock for longer than `lock.waitMs`.
  */
 export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<CycleResult> {
+  if (opts.dryRun) return cycleLocked(deps, opts);
+  let release: () => Promise<void>;
+  const waitStarted = Date.now();
+  try {
+    release = await deps.store.lock(opts.lock?.command ?? 'cycle', opts.lock?.waitMs ?? 60_000);
+  } catch (err) {
+    if ((err as Error).name === 'StateLockedError') throw err;
+    throw new StateSaveError(deps.store.dir, err as Error);
+  }
+  try {
+    // Time spent waiting for another writer's cycle moves "now" on with it.
+    return await cycleLocked(deps, { ...opts, nowMs: opts.nowMs + (Date.now() - waitStarted) });
+  } finally {
+    await release();
+  }
+}
+
+async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleResult> {
   const { client, config, store, log } = deps;
   const started = Date.now();
   const requestsBefore = client.requestCount;
@@ -71,9 +104,7 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
   try {
     const channels = await client.listChannels();
     state.channelNames = Object.fromEntries(channels.map((c) => [c.id, c.name]));
-    const resolution = resolveRefs(config, channels);
-    result.problems = resolution.problems;
-    const named = [...new Set(resolution.ids.values())].sort((a, b) => a - b);
+    const named = [...new Set(resolveRefs(config, channels).ids.values())].sort((a, b) => a - b);
     const input = { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log };
     const read = config.usageSource === 'database' ? await ingestFromDb(state.usage, { ...input, db: logDbOf(deps) }) : await ingest(state.usage, input);
     state.usage = read.usage;
@@ -82,18 +113,28 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
     const { rejected, coldChannels, ...readStats } = read.stats;
     log.debug({ ...readStats, rejected: Object.keys(rejected).length ? rejected : undefined, coldChannels: coldChannels.length ? coldChannels : undefined, watermark: read.usage.watermark }, 'usage read');
 
-    const decision = decide({ config, resolution, channels, buckets: read.usage.buckets, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
+    const plan = makePlan({ config, channels, buckets: read.usage.buckets, pace: state.pace, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
+    const { decision } = plan;
+    result.problems = plan.problems;
     result.decision = decision;
-    state.pace = recordPace(state.pace, decision.budgets, opts.nowMs);
+    // Samples are stamped with the instant their use is counted to, so rates are not skewed by the read lag.
+    state.pace = recordPace(state.pace, decision.budgets, (read.usage.watermark ?? opts.nowMs / 1000) * 1000);
     for (const b of decision.warnings)
       log.warn({ budget: b.budget.key, channel: b.channelId, used: b.used, free: b.budget.freeTokens, ratio: round(b.ratio), state: b.state, reason: usageSummary(b) }, 'budget warning');
-    result.changes = diff(decision.channels);
+    result.changes = plan.changes;
 
     if (opts.dryRun) {
       for (const c of result.changes) log.info({ channel: c.id, name: c.name, from: c.from, to: c.to, reason: c.reason, dryRun: true }, 'priority change planned');
       result.memory = decision.memory;
       result.ok = true;
     } else {
+      // Save before writing: a write whose memory (the reset done, the demotion) cannot be kept would be
+      // repeated every cycle, overriding whatever an operator does meanwhile.
+      try {
+        await store.save({ ...state, memory: decision.memory });
+      } catch (err) {
+        throw new StateSaveError(store.path, err as Error);
+      }
       const applied = await applyChanges(client, result.changes, log);
       result.applied = applied.applied;
       result.failed = applied.failed;
@@ -104,6 +145,7 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
       if (result.ok) logReset(log, config, decision, result.applied);
       const detected = detectEvents({ config, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace });
       result.events = detected.events;
+      for (const e of detected.events) if (e.kind === 'demotion-unmoved') log.error({ ...e.fields, detail: e.text }, 'demotion did not move the traffic');
       state.alerts = detected.memory;
       if (!result.ok) result.error = new Error(`${applied.failed.length} of ${result.changes.length} priority changes failed`);
     }
@@ -116,7 +158,17 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
   const nowSec = Math.floor(opts.nowMs / 1000);
   state.lastCycle = { at: nowSec, ok: result.ok, durationMs: result.durationMs, changes: result.applied.length, error: result.error?.message };
   if (result.ok) state.lastSuccessAt = nowSec;
-  await saveQuietly(store, state, log);
+  if (opts.dryRun) return result;
+  try {
+    await store.save(state);
+  } catch (err) {
+    const e = result.error instanceof StateSaveError ? result.error : new StateSaveError(store.path, err as Error);
+    if (!(result.error instanceof StateSaveError) && result.applied.length > 0)
+      e.message = `state cannot be saved to ${store.path} (${(err as Error).message}) after ${result.applied.length} priority write(s); the next cycle re-reads them from OneAPI`;
+    log.error({ err, path: store.path }, 'state save failed');
+    result.ok = false;
+    result.error = e;
+  }
   return result;
 }
 
@@ -136,12 +188,5 @@ function logReset(log: Logger, config: Config, d: Decision, applied: Change[]): 
   );
 }
 
-async function saveQuietly(store: StateStore, state: State, log: Logger): Promise<void> {
-  try {
-    await store.save(state);
-  } catch (err) {
-    log.error({ err, path: store.path }, 'state save failed');
-  }
-}
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -8,14 +8,16 @@ import type { Flavor, OneApiClient } from '../oneapi/types.js';
 import type { Clock } from '../platform/clock.js';
 import { formatRefProblem } from '../policy/resolve.js';
 import { runCycle, type CycleResult } from '../reconcile/cycle.js';
-import type { Memory, StateStore } from '../state/store.js';
+import type { Memory } from '../policy/memory.js';
+import type { State } from '../reconcile/state.js';
+import type { StateStore } from '../state/store.js';
 import type { LogDb } from '../usage/db/connect.js';
 import { nextOccurrence, formatLocal } from '../usage/windows.js';
 
 export interface DaemonDeps {
   client: OneApiClient;
   flavor: Flavor;
-  store: StateStore;
+  store: StateStore<State>;
   log: Logger;
   clock: Clock;
   config: Config;
@@ -46,6 +48,16 @@ export function backoffSec(failures: number, intervalSec: number): number {
 }
 
 /**
+ * Ms until the next cycle: the poll interval (or the back-off), or sooner when the policy asked to look again
+ * before then (a projected demotion falls due between polls). A failing cycle keeps its back-off.
+ */
+export function nextCycleDelayMs(failures: number, intervalSec: number, nextCheckAt: number | null, nowMs: number): number {
+  const poll = backoffSec(failures, intervalSec) * 1000;
+  if (failures > 0 || nextCheckAt === null) return poll;
+  return Math.max(0, Math.min(poll, Math.ceil(nextCheckAt * 1000 - nowMs)));
+}
+
+/**
  * The poll loop and the nightly reset. One cycle at a time: a trigger that arrives while a cycle runs is queued
  * once. The reset itself is decided inside the cycle from the last reset time, so a missed cron run is caught up.
  */
@@ -56,6 +68,7 @@ export class Daemon {
   private again = false;
   private stopped = true;
   private failures = 0;
+  private nextCheckAt: number | null = null;
   private problems = '';
   private dryRunMemory: Memory | undefined;
   private outage: OutageTracker;
@@ -79,9 +92,13 @@ export class Daemon {
     this.trigger();
   }
 
-  /** Stops timers and waits for the cycle in flight (which saves state). */
+  /**
+   * Stops timers, cancels the cycle's reads in flight (a long backfill must not hold up systemd's stop: nothing is
+   * written on a partial read, and the next start goes on from the saved cursor) and waits for the cycle to save.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.deps.client.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.task?.destroy();
@@ -124,7 +141,7 @@ export class Daemon {
         this.trigger();
         return;
       }
-      this.timer = setTimeout(() => this.trigger(), backoffSec(this.failures, this.deps.intervalSec) * 1000);
+      this.timer = setTimeout(() => this.trigger(), nextCycleDelayMs(this.failures, this.deps.intervalSec, this.nextCheckAt, this.deps.clock.now()));
     });
   }
 
@@ -132,7 +149,8 @@ export class Daemon {
     const { log, clock } = this.deps;
     let result: CycleResult;
     try {
-      result = await runCycle(this.deps, { nowMs: clock.now(), dryRun: this.deps.dryRun, memory: this.dryRunMemory });
+      // Waits for an operator's `once`/`reset` in flight rather than skipping the poll.
+      result = await runCycle(this.deps, { nowMs: clock.now(), dryRun: this.deps.dryRun, memory: this.dryRunMemory, lock: { command: 'run', waitMs: 10 * 60_000 } });
     } catch (err) {
       // runCycle reports OneAPI failures in its result; anything thrown here is a bug or a disk error.
       log.error({ err }, 'cycle crashed');
@@ -141,6 +159,7 @@ export class Daemon {
       return;
     }
     const nowSec = Math.floor(clock.now() / 1000);
+    this.nextCheckAt = result.decision?.nextCheckAt ?? null;
     this.last.lastCycle = { at: clock.now(), ok: result.ok, error: result.error?.message };
     if (result.ok) this.last.lastSuccessAt = clock.now();
     if (this.deps.dryRun) this.dryRunMemory = result.memory;
@@ -148,6 +167,10 @@ export class Daemon {
     if (problems !== this.problems) {
       for (const p of result.problems) log.error({ channel: p.ref, problem: formatRefProblem(p) }, 'channel reference problem');
       this.problems = problems;
+    }
+    if (this.stopped && (result.error as { kind?: string } | undefined)?.kind === 'cancelled') {
+      log.info({ durationMs: result.durationMs }, 'cycle cancelled: stopping');
+      return;
     }
     const events = [...result.events];
     this.reportSlow(result);

@@ -1,107 +1,86 @@
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
 import type { Logger } from 'pino';
-import { emptyAlertMemory, type AlertMemory } from '../events/detect.js';
-import type { Channel } from '../oneapi/types.js';
-import type { PaceLog } from '../usage/burn.js';
-import { emptyUsage, type UsageState } from '../usage/ingest.js';
-
-/** What the policy remembers between cycles. */
-export interface Memory {
-  /** When the nightly reset last ran (unix seconds); null before the first cycle. */
-  lastResetAt: number | null;
-  /** Budget key -> start of the window in which its warning was given. */
-  warned: Record<string, number>;
-  /** Channel id -> when quota-pilot demoted it, so it can be restored when the quota renews. */
-  demoted: Record<string, { at: number; reason: string }>;
-}
-
-export interface CycleRecord {
-  /** Unix seconds. */
-  at: number;
-  ok: boolean;
-  durationMs: number;
-  changes: number;
-  error?: string;
-}
-
-/** The state file. Safe to lose: it only saves re-reading logs and remembers warnings and demotions. */
-export interface State {
-  version: 1;
-  usage: UsageState;
-  memory: Memory;
-  /** What alerting has announced (added in 0.2; filled in when missing). */
-  alerts: AlertMemory;
-  /** Channel id -> name as OneAPI last listed them, so reports can name channels without asking OneAPI. */
-  channelNames: Record<string, string>;
-  /** Each budget's use over the last hour, for burn rates. */
-  pace: PaceLog;
-  lastCycle: CycleRecord | null;
-  lastSuccessAt: number | null;
-}
-
-/** The channels the last cycle saw, as far as names go (priority and status are not remembered). */
-export function rememberedChannels(state: State): Channel[] {
-  return Object.entries(state.channelNames).map(([id, name]) => ({ id: Number(id), name, priority: 0, status: 1, models: [] }));
-}
-
-export function emptyState(): State {
-  return {
-    version: 1,
-    usage: emptyUsage(),
-    memory: { lastResetAt: null, warned: {}, demoted: {} },
-    alerts: emptyAlertMemory(),
-    channelNames: {},
-    pace: {},
-    lastCycle: null,
-    lastSuccessAt: null,
-  };
-}
-
-export interface StateStore {
-  readonly path: string;
-  load(): Promise<State>;
-  save(state: State): Promise<void>;
-}
+import { writeFileDurable } from './durable.js';
+import { acquireStateLock } from './lock.js';
 
 /**
- * A lowdb-backed store at <dir>/state.json. A corrupt or foreign file is moved aside and replaced, never fatal.
- * The adapter is injectable because lowdb's presets swap in memory storage under NODE_ENV=test.
+ * How one state shape is read and written. The store knows files, versions and locks, not what the state means:
+ * the owners of each part (usage, policy, alerts) give their schemas to whoever builds the codec.
  */
-export function openStateStore(dir: string, logger?: Logger, adapter?: Adapter<State>): StateStore {
-  const path = join(dir, 'state.json');
-  const db = new Low<State>(adapter ?? new JSONFile<State>(path), emptyState());
-  return {
-    path,
-    async load() {
-      try {
-        await db.read();
-      } catch (err) {
-        const aside = `${path}.corrupt-${Date.now()}`;
-        logger?.warn({ err, path, movedTo: aside }, 'state file unreadable, starting afresh');
-        await rename(path, aside).catch(() => undefined);
-        db.data = emptyState();
-      }
-      if (!isState(db.data)) {
-        logger?.warn({ path }, 'state file has an unknown shape, starting afresh');
-        db.data = emptyState();
-      }
-      db.data.alerts ??= emptyAlertMemory();
-      db.data.channelNames ??= {};
-      db.data.pace ??= {};
-      return structuredClone(db.data);
-    },
-    async save(state) {
-      await mkdir(dir, { recursive: true });
-      db.data = state;
-      await db.write();
-    },
-  };
+export interface StateCodec<T> {
+  /** The version this code writes. */
+  version: number;
+  empty(): T;
+  /**
+   * Checks a parsed file and brings an older version up to `version`. Returns the value, or why it cannot be
+   * used (wrong shape, a version this code does not know).
+   */
+  decode(raw: unknown): { value: T; from: number } | { problem: string };
 }
 
-function isState(x: unknown): x is State {
-  const s = x as State | null;
-  return !!s && s.version === 1 && !!s.usage && Array.isArray(s.usage.buckets) && !!s.memory && !!s.memory.warned;
+export interface StateStore<T> {
+  readonly path: string;
+  readonly dir: string;
+  /** The stored state; an empty one when there is none, or when the file cannot be trusted (moved aside). */
+  load(): Promise<T>;
+  /** Writes the state atomically and durably; throws when it cannot (the caller must then not act on it). */
+  save(state: T): Promise<void>;
+  /** Takes the one-writer lock of the state dir, waiting up to `waitMs`; resolves with its release. */
+  lock(command: string, waitMs: number): Promise<() => Promise<void>>;
+}
+
+/** A store at `<dir>/state.json`. A file that does not parse or fit the codec is moved aside and logged, never fatal. */
+export function openStateStore<T>(dir: string, codec: StateCodec<T>, logger?: Logger, nowMs: () => number = Date.now): StateStore<T> {
+  const path = join(dir, 'state.json');
+  const setAside = async (why: string, err?: unknown): Promise<null> => {
+    const aside = `${path}.corrupt-${nowMs()}`;
+    const moved = await rename(path, aside).then(() => true, () => false);
+    logger?.error({ err, path, movedTo: moved ? aside : undefined, problem: why }, 'state file not usable; moved aside, rebuilding from OneAPI');
+    return null;
+  };
+  // lowdb's own JSONFile writes through one fixed temp name and never fsyncs: two writers can interleave and a power
+  // cut can lose the rename. This adapter checks what it reads and writes durably; lowdb keeps the data.
+  const file: Adapter<T> = {
+    async read() {
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch (err) {
+        return setAside(`not JSON (${(err as Error).message})`, err);
+      }
+      const got = codec.decode(raw);
+      if ('problem' in got) return setAside(got.problem);
+      if (got.from !== codec.version) logger?.info({ path, from: got.from, to: codec.version }, 'state file migrated');
+      return got.value;
+    },
+    async write(state) {
+      await mkdir(dir, { recursive: true });
+      await writeFileDurable(path, JSON.stringify(state));
+    },
+  };
+  return {
+    path,
+    dir,
+    async load() {
+      const db = new Low<T>(file, codec.empty());
+      await db.read();
+      return db.data;
+    },
+    async save(state) {
+      await new Low<T>(file, state).write();
+    },
+    async lock(command, waitMs) {
+      await mkdir(dir, { recursive: true });
+      return acquireStateLock(dir, command, waitMs);
+    },
+  };
 }

@@ -1,4 +1,9 @@
-import type { BudgetStatus } from '../policy/decide.js';
+/** The little of a measured budget that pace needs (the policy's Measured fits; usage does not import policy). */
+export interface Measured {
+  budget: { key: string; freeTokens: number };
+  window: { start: number; end: number };
+  used: number;
+}
 
 /** One observation of a budget's use, taken each cycle. */
 export interface PaceSample {
@@ -26,7 +31,7 @@ export interface Projection {
 }
 
 /** Projects a budget's exhaustion from its recent pace (samples of the same window), or its window average. Pure. */
-export function project(s: BudgetStatus, nowMs: number, samples: PaceSample[] = []): Projection {
+export function project(s: Measured, nowMs: number, samples: PaceSample[] = []): Projection {
   const now = nowMs / 1000;
   const same = samples.filter((p) => p.windowStart === s.window.start && p.at >= now - PACE_SPAN_SEC && p.at <= now - PACE_MIN_SPAN_SEC);
   const base = same.length > 0 ? same[0] : { at: s.window.start, used: 0 };
@@ -41,7 +46,7 @@ export function project(s: BudgetStatus, nowMs: number, samples: PaceSample[] = 
 }
 
 /** Adds this cycle's observations and forgets those older than the pace looks back. Pure. */
-export function recordPace(log: PaceLog, budgets: BudgetStatus[], nowMs: number): PaceLog {
+export function recordPace(log: PaceLog, budgets: Measured[], nowMs: number): PaceLog {
   const now = Math.floor(nowMs / 1000);
   const next: PaceLog = {};
   for (const b of budgets) {

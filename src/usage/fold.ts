@@ -67,7 +67,9 @@ export class Fold {
       }
       const checked = checkRow(raw, this.flavor);
       if (!checked.ok) {
-        this.reject(checked.rejected, pageKeys);
+        // Outside the range read (one-api's newest-100 search), it was or will be reported where it belongs.
+        const at = checked.rejected.createdAt;
+        if (at === undefined || (at >= q.start && at <= q.end)) this.reject(checked.rejected, pageKeys);
         continue;
       }
       const r = checked.row;
@@ -92,18 +94,25 @@ export class Fold {
     if (this.pages.length > PAGE_MEMORY) this.pages.shift();
   }
 
-  /** The share of a sample's rows in `range` that belong to `channels` (1 when the sample has none in range). */
+  /**
+   * The share of a sample's rows that belong to `channels`: of its rows in `range`, or, when it has none there (one-api's
+   * newest-100 search on a busy gateway holds only the last seconds, past the read's end), of all its rows. The mix of
+   * traffic is what matters, not when. 1 when the sample is empty.
+   */
   share(sample: unknown[], range: { start: number; end: number }, channels: Set<number>): number {
-    let all = 0;
-    let mine = 0;
+    const tally = { all: 0, mine: 0, inAll: 0, inMine: 0 };
     for (const raw of sample) {
       const r = raw as { created_at?: unknown; channel?: unknown; channel_id?: unknown };
+      const mine = channels.has((this.flavor === 'one-hub' ? r.channel_id : r.channel) as number);
+      tally.all++;
+      if (mine) tally.mine++;
       const at = r.created_at;
       if (typeof at !== 'number' || at < range.start || at > range.end) continue;
-      all++;
-      if (channels.has((this.flavor === 'one-hub' ? r.channel_id : r.channel) as number)) mine++;
+      tally.inAll++;
+      if (mine) tally.inMine++;
     }
-    return all === 0 ? 1 : mine / all;
+    if (tally.inAll > 0) return tally.inMine / tally.inAll;
+    return tally.all === 0 ? 1 : tally.mine / tally.all;
   }
 
   /** Adds the sums into `buckets` (the caller's own array). */

@@ -119,8 +119,10 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec);
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'none', swept: false, coldChannels: [] };
   const named = new Set(input.channels);
-  const read = async (q: LogQuery, channels: Set<number>, onFirst?: (left: number | undefined, sample: unknown[]) => boolean, tryRecent = false, accept = q) => {
-    const r = await client.readLogs(q, (rows) => fold.page(rows, accept, channels), { onFirst, tryRecent });
+  type ReadHow = { onFirst?: (left: number | undefined, sample: unknown[]) => boolean; tryRecent?: boolean; accept?: { start: number; end: number }; readAhead?: boolean };
+  const read = async (q: LogQuery, channels: Set<number>, how: ReadHow = {}) => {
+    const accept = how.accept ?? q;
+    const r = await client.readLogs(q, (rows) => fold.page(rows, accept, channels), { onFirst: how.onFirst, tryRecent: how.tryRecent, readAhead: how.readAhead });
     stats.pages += r.pages;
     return r;
   };
@@ -134,8 +136,9 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
     else if (from > fromLocal) backfill.push({ channel: c, to: from + skewSec - 1 });
   }
   const readEnd = Math.max(end, cursor?.readTo ?? end);
-  for (const c of cold) if (readEnd >= fromServer) await read({ start: fromServer, end: readEnd, channel: c }, new Set([c]));
-  for (const b of backfill) if (b.to >= fromServer) await read({ start: fromServer, end: b.to, channel: b.channel }, new Set([b.channel]));
+  // Reads from a window's start are long: one-api may keep a few pages in flight.
+  for (const c of cold) if (readEnd >= fromServer) await read({ start: fromServer, end: readEnd, channel: c }, new Set([c]), { readAhead: true });
+  for (const b of backfill) if (b.to >= fromServer) await read({ start: fromServer, end: b.to, channel: b.channel }, new Set([b.channel]), { readAhead: true });
   const coldCounted = fold.stats.counted;
 
   // The channels already followed: only what is new since readTo (plus, now and then, a re-read of the last minutes).
@@ -164,7 +167,7 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
     const decide = (left: number | undefined, sample: unknown[]) =>
       left === undefined || Math.ceil(left / size) <= slack * perChannelCost(left * fold.share(sample, q, warmSet));
     const seenBefore = fold.stats.seen;
-    const all = guessAll ? await read(q, warmSet, decide, flavor === 'one-api', accept) : undefined;
+    const all = guessAll ? await read(q, warmSet, { onFirst: decide, tryRecent: flavor === 'one-api', accept }) : undefined;
     if (all && !all.declined) {
       stats.mode = 'all';
       rates = { ...rates, all: ewma(rates.all, (fold.stats.seen - seenBefore) / span) };

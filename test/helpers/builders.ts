@@ -1,7 +1,7 @@
 import type { Budget, Config, DefaultPriority } from '../../src/config/types.js';
 import type { Channel } from '../../src/oneapi/types.js';
 import { BucketAdder, BucketClock, type Bucket, type BucketLayout } from '../../src/usage/buckets.js';
-import type { Memory } from '../../src/state/store.js';
+import type { Memory } from '../../src/policy/memory.js';
 
 const src = { file: 'channels.yaml', line: 1, col: 1 };
 
@@ -21,6 +21,7 @@ export function aConfig(c: Partial<Config> = {}): Config {
     reset: { at: '02:20', timezone: 'Asia/Shanghai' },
     defaults: [aDefault('volc-deepseek', 100), aDefault('paid-deepseek', 50)],
     demoted: 10,
+    routingDelaySec: 0,
     ...c,
   };
 }
@@ -56,7 +57,7 @@ export function aRow(r: Record<string, unknown> & { created_at: number }): Recor
 }
 
 export function aMemory(m: Partial<Memory> = {}): Memory {
-  return { lastResetAt: null, warned: {}, demoted: {}, ...m };
+  return { lastResetAt: null, warned: {}, demoted: {}, windows: {}, ...m };
 }
 
 /** Unix seconds of a local ISO time in a zone, e.g. at('2026-11-24T02:20', 'Asia/Shanghai'). */

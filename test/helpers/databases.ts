@@ -9,12 +9,15 @@ export * from '../../bench/db-servers.js';
 export const DB_CHANNELS = `usage:\n  source: database\n${readFileSync(join(import.meta.dirname, '../../channels.yaml'), 'utf8')}`;
 
 /**
- * `describe` for a suite that needs a server: without it, one line naming the Debian package and the suite is
- * skipped; under CI=true its absence fails (`.ci/run` installs it).
+ * `describe` for a suite that needs a database server (as tools.ts does for Debian tools): when it is missing, one
+ * line naming what to install and the suite is skipped; under CI=true (.ci/run installs the servers) the suite
+ * fails. QP_TEST_WITHOUT=mariadb,postgres,sqlite fakes their absence (to try the skip path).
  */
 export function describeWith(e: Engine, title: string): typeof describe | typeof describe.skip {
-  if (engineAvailable(e)) return describe;
-  if (process.env.CI === 'true') throw new Error(`${title}: needs ${PACKAGE[e]}, which .ci/run installs`);
-  process.stdout.write(`${title}: skipped; install ${PACKAGE[e]} to run it\n`);
+  const hidden = (process.env.QP_TEST_WITHOUT ?? '').split(',').map((s) => s.trim());
+  if (engineAvailable(e) && !hidden.includes(e)) return describe;
+  const missing = `${e} not found: install ${PACKAGE[e]}`;
+  if (process.env.CI === 'true') throw new Error(`${title}: ${missing}; CI=true requires it (.ci/run installs it)`);
+  process.stderr.write(`skipped: ${title} (${missing})\n`);
   return describe.skip;
 }

@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import { demoChannels } from '../../src/cli/commands/demo.js';
 import type { Flavor } from '../../src/oneapi/types.js';
 import { startSimulator, type SimLog, type Simulator } from '../../src/sim/simulator.js';
+import type { SimulatorOptions } from '../../src/sim/types.js';
 import { configDir, stateDir } from './cli.js';
 
 export const TZ = 'Asia/Shanghai';
@@ -33,9 +34,9 @@ export function logs(channel: number, model: string, n: number, tokensEach: numb
 }
 
 /** The simulator, a config dir and a state dir, and the environment that points the CLI at them. */
-export async function world(opts: { flavor?: Flavor; channels?: string; priorities?: string; logs?: SimLog[]; clockOffsetSec?: number } = {}) {
+export async function world(opts: { flavor?: Flavor; channels?: string; priorities?: string; logs?: SimLog[]; clockOffsetSec?: number; sim?: SimulatorOptions } = {}) {
   const flavor = opts.flavor ?? 'one-api';
-  const sim: Simulator = await startSimulator({ flavor, channels: demoChannels(), logs: opts.logs ?? [], clockOffsetSec: opts.clockOffsetSec });
+  const sim: Simulator = await startSimulator({ ...opts.sim, flavor, channels: demoChannels(), logs: opts.logs ?? [], clockOffsetSec: opts.clockOffsetSec });
   const cfg = await configDir({ channels: opts.channels, priorities: opts.priorities });
   const state = await stateDir();
   const env: Record<string, string> = {

@@ -278,6 +278,40 @@ describe('readLogs: channel filter, the first answer decides, pages in parallel,
     expect(client.requestCount).toBe(5);
   });
 
+  it('one-api reads ahead only on a long read from a window start: in order, at most two pages past the end', async () => {
+    const q = (p: number) => api().get('/api/log/').query({ p, type: 2, start_timestamp: RANGE.start, end_timestamp: RANGE.end });
+    // 9 full pages, then a short one; the pages asked past it answer empty.
+    for (let p = 0; p < 9; p++) q(p).delay(p % 3 === 0 ? 20 : 0).reply(200, ok(ids(1000 - 10 * (p + 1), 10).reverse().map((id) => aLog(id))));
+    q(9).reply(200, ok([aLog(5)]));
+    q(10).optionally().reply(200, ok([]));
+    q(11).optionally().reply(200, ok([]));
+    const client = make('one-api');
+    const got = await read(client, { readAhead: true });
+    expect(got).toEqual([...ids(910, 90).reverse(), 5]); // delivered in page order
+    expect(client.requestCount).toBeGreaterThanOrEqual(10);
+    expect(client.requestCount).toBeLessThanOrEqual(12);
+    nock.cleanAll();
+
+    // A steady read (no readAhead) asks for exactly the pages it needs.
+    for (let p = 0; p < 9; p++) q(p).reply(200, ok(ids(1000 - 10 * (p + 1), 10).map((id) => aLog(id))));
+    q(9).reply(200, ok([aLog(5)]));
+    const steady = make('one-api');
+    expect(await read(steady)).toHaveLength(91);
+    expect(steady.requestCount).toBe(10);
+  });
+
+  it('one-api read-ahead: a failed page fails the read, and no page asked ahead is left running', async () => {
+    const q = (p: number) => api().get('/api/log/').query({ p, type: 2, start_timestamp: RANGE.start, end_timestamp: RANGE.end });
+    for (let p = 0; p < 4; p++) q(p).reply(200, ok(ids(100 - 10 * (p + 1), 10).map((id) => aLog(id))));
+    q(4).reply(401, { success: false, message: '无权进行此操作，未登录且未提供 access token' });
+    q(5).delay(200).reply(200, ok(ids(1, 10).map((id) => aLog(id))));
+    q(6).optionally().delay(200).reply(200, ok([]));
+    const client = make('one-api');
+    const started = Date.now();
+    expect(await kindOf(read(client, { readAhead: true }))).toBe('auth');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190); // waited for the pages in flight
+  });
+
   it("remembers OneAPI's clock from the Date header", async () => {
     const client = make('one-api', { now: () => 1_000_000 });
     api().get('/api/channel/search').query({ keyword: '' }).reply(200, ok([]), { Date: 'Thu, 01 Jan 1970 00:20:00 GMT' });
@@ -296,6 +330,7 @@ describe('page cap', () => {
       },
       throttledMs: 0,
       serverClock: () => undefined,
+      close: () => undefined,
       request: async (spec: RequestSpec<unknown>) => spec.schema!.parse(page(n++)) as never,
     };
     return http;

@@ -77,6 +77,26 @@ describe('setPriority', () => {
     expect(client.requestCount).toBe(1);
   });
 
+  it('sends each body whole, with its own Content-Length and JSON type, one write after another', async () => {
+    const seen: Array<{ type: unknown; length: unknown }> = [];
+    for (const body of ['{"id":7,"priority":0}', '{"id":123,"priority":10000}', '{"id":7,"priority":5}'])
+      api()
+        .put('/api/channel/', body)
+        .reply(function () {
+          seen.push({ type: this.req.headers['content-type'], length: this.req.headers['content-length'] });
+          return [200, ok(null)];
+        });
+    const client = make();
+    await client.setPriority(7, 0);
+    await client.setPriority(123, 10000);
+    await client.setPriority(7, 5);
+    expect(seen).toEqual([
+      { type: 'application/json', length: '21' },
+      { type: 'application/json', length: '27' },
+      { type: 'application/json', length: '21' },
+    ]);
+  });
+
   it('throws on success:false', async () => {
     api().put('/api/channel/', { id: 7, priority: 0 }).reply(200, { success: false, message: '渠道不存在' });
     const e = await failure(make().setPriority(7, 0));
@@ -264,6 +284,42 @@ describe('rate limit', () => {
     api().get('/api/channel/7').times(14).reply(200, ok(aChannel));
     await Promise.all(Array.from({ length: 14 }, () => client.getChannel(7)));
     expect(sleeps).toEqual([500, 500]);
+  });
+});
+
+describe('close (the daemon stopping)', () => {
+  it('cancels a read in flight and a 429 back-off at once; later calls fail the same way', async () => {
+    api().get('/api/channel/7').delay(5000).reply(200, ok(aChannel));
+    const client = make();
+    const inFlight = failure(client.getChannel(7));
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    client.close();
+    const e = await inFlight;
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect({ kind: e.kind, retryable: e.retryable }).toEqual({ kind: 'cancelled', retryable: false });
+    expect((await failure(client.listChannels())).kind).toBe('cancelled');
+    nock.abortPendingRequests();
+  });
+
+  it('ends a long back-off sleep without waiting for it', async () => {
+    api().get('/api/channel/7').reply(429, '', { 'Retry-After': '120' });
+    let wake: () => void = () => undefined;
+    const client = make({ sleep: (ms) => (ms >= 1000 ? new Promise<void>((r) => (wake = r)) : Promise.resolve()) });
+    const pending = failure(client.getChannel(7));
+    await new Promise((r) => setTimeout(r, 50));
+    client.close();
+    expect((await pending).kind).toBe('cancelled');
+    wake();
+  });
+
+  it('lets a write in flight finish, so its outcome is known', async () => {
+    api().put('/api/channel/', { id: 7, priority: 0 }).delay(200).reply(200, ok(null));
+    const client = make();
+    const write = client.setPriority(7, 0);
+    await new Promise((r) => setTimeout(r, 50));
+    client.close();
+    await expect(write).resolves.toBeUndefined();
   });
 });
 

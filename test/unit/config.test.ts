@@ -67,7 +67,7 @@ describe('parseConfig issues', () => {
     {
       name: 'an unknown key with nothing near it lists what is allowed',
       priorities: PRIORITIES + 'colour: blue\n',
-      want: ['error priorities.yaml:7:1 colour: unknown key; allowed here: reset, defaults, demoted'],
+      want: ['error priorities.yaml:7:1 colour: unknown key; allowed here: reset, defaults, demoted, routing_delay'],
     },
     {
       name: 'a window that is not one of the four',
@@ -303,6 +303,7 @@ channels:
           { channel: '8', priority: 30, source: { file: 'p.yaml', line: 4, col: 3 } },
         ],
         demoted: 10,
+        routingDelaySec: 600,
       },
     });
   });
@@ -361,5 +362,28 @@ describe('loadConfig', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('routing_delay', () => {
+  const delayOf = (priorities: string, flavor?: Flavor) =>
+    parseConfig({ channels: { path: 'channels.yaml', text: CHANNELS }, priorities: { path: 'priorities.yaml', text: priorities } }, { flavor }).config?.routingDelaySec;
+
+  it.each([
+    ['one-api', 600],
+    ['new-api', 0],
+    ['one-hub', 0],
+  ] as const)('defaults per flavor: %s -> %i s', (flavor, want) => {
+    expect(delayOf(PRIORITIES, flavor)).toBe(want);
+  });
+
+  it('takes a whole number of seconds', () => {
+    expect(delayOf(PRIORITIES + 'routing_delay: 12\n', 'one-api')).toBe(12);
+  });
+
+  it.each(['-5', '1.5', '"60s"', '7200'])('refuses %s with file:line', (v) => {
+    expect(issuesOf(CHANNELS, PRIORITIES + `routing_delay: ${v}\n`)).toEqual([
+      `error priorities.yaml:7:16 routing_delay: must be a whole number of seconds from 0 to 3600, e.g. 600 for one-api with its memory cache (got ${v})`,
+    ]);
   });
 });

@@ -143,3 +143,25 @@ describe('resolveRefs', () => {
     ]);
   });
 });
+
+describe('decide: restore from what OneAPI shows (rule 3)', () => {
+  const at = (iso: string) => DateTime.fromISO(iso, { zone: TZ }).toMillis();
+  const today = sec('2026-11-25T02:20');
+  const yesterday = sec('2026-11-24T02:20');
+  // rows: [case, observed priority, used tokens in today's window, memory, expected change]
+  const rows: Array<[string, number, number, ReturnType<typeof aMemory>, Array<[number, number, number]>]> = [
+    ['state lost at 02:25, before the 02:20 reset ran: restored', 10, 0, aMemory(), [[1, 10, 100]]],
+    ['state lost at 02:25, quota still exhausted (a weekly leftover): kept demoted', 10, 1_900_000, aMemory(), []],
+    ['state lost, a manual priority other than demoted: left alone', 70, 0, aMemory(), []],
+    ['state kept, demotion forgotten, window renewed since the last cycle: restored', 10, 0, aMemory({ lastResetAt: today, windows: { 'volc-deepseek': yesterday } }), [[1, 10, 100]]],
+    ['state kept, same window as the last cycle, not remembered: left alone (set by hand)', 10, 0, aMemory({ lastResetAt: today, windows: { 'volc-deepseek': today } }), []],
+    ['remembered demotion from yesterday, missed cycles across the renewal: restored', 10, 0, aMemory({ lastResetAt: today, demoted: { '1': { at: yesterday + 3600, reason: 'x' } }, windows: { 'volc-deepseek': today } }), [[1, 10, 100]]],
+    ['remembered demotion from this window (predictive, under demote_at): kept demoted', 10, 1_700_000, aMemory({ lastResetAt: today, demoted: { '1': { at: today + 60, reason: 'x' } }, windows: { 'volc-deepseek': today } }), []],
+  ];
+  it.each(rows)('%s', (_name, priority, tokens, memory, expected) => {
+    const { d, changes } = run([free(priority), paid()], used(tokens, today), { nowMs: at('2026-11-25T02:25'), memory });
+    expect(changes).toEqual(expected);
+    if (expected.length) expect(d.channels[0].reason).toMatch(/^free quota renewed: volc-deepseek at [\d,]+\/1,900,000 tokens .* \((no state|its daily window renewed|renewed since quota-pilot demoted it)/);
+    expect(d.memory.windows).toEqual({ 'volc-deepseek': today });
+  });
+});

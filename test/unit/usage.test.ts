@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import type { Channel, Flavor, LogQuery, LogReadOptions, OneApiClient } from '../../src/oneapi/types.js';
 import { BucketClock, layoutFor, sumUsage } from '../../src/usage/buckets.js';
 import { DEFAULT_INGEST, emptyUsage, ingest, type UsageState } from '../../src/usage/ingest.js';
+import { Fold } from '../../src/usage/fold.js';
 import { checkRow, MAX_TOKENS } from '../../src/usage/rows.js';
 import { aBudget, aConfig, aDefault, aLog, addLogs, aRow } from '../helpers/builders.js';
 
@@ -104,6 +105,21 @@ describe('checkRow: hostile rows are rejected naming the field, never counted', 
   });
 });
 
+describe('Fold.share: the budgeted share of a first answer, which picks one read of all channels or one per channel', () => {
+  const fold = new Fold('one-api', new BucketClock(layoutFor(aConfig())), new Set(), 0, 0);
+  const range = { start: 1000, end: 2000 };
+  const rows = (n: number, channel: number, at: number) => Array.from({ length: n }, () => ({ channel, created_at: at }));
+  const cases: Array<[string, unknown[], number]> = [
+    ['rows in the range: their share', [...rows(3, 1, 1500), ...rows(7, 50, 1500), ...rows(90, 1, 2500)], 0.3],
+    // one-api's newest-100 search on a busy gateway: every row is newer than the read's end (now − lag).
+    ['none in the range: the share of all rows', [...rows(10, 1, 2005), ...rows(90, 50, 2005)], 0.1],
+    ['empty: assume all', [], 1],
+  ];
+  it.each(cases)('%s', (_name, sample, want) => {
+    expect(fold.share(sample, range, new Set([1, 2]))).toBeCloseTo(want);
+  });
+});
+
 /** An in-memory OneAPI log store that pages like a flavor, records each query and can fail or lie about time. */
 function fakeOneApi(flavor: Flavor = 'new-api', opts: { skewSec?: number; nowMs?: () => number } = {}) {
   const rows: Array<Record<string, unknown>> = [];
@@ -117,6 +133,7 @@ function fakeOneApi(flavor: Flavor = 'new-api', opts: { skewSec?: number; nowMs?
     },
     throttledMs: 0,
     serverClock: () => (opts.nowMs ? { serverMs: opts.nowMs() + (opts.skewSec ?? 0) * 1000, localMs: opts.nowMs() } : undefined),
+    close: () => undefined,
     listChannels: async () => [],
     getChannel: async (id) => ({ id, name: '', priority: 0, status: 1, models: [] }) as Channel,
     setPriority: async () => undefined,

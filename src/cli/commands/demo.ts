@@ -9,6 +9,7 @@ import { ConfigError } from '../../config/types.js';
 import { createClient } from '../../oneapi/client.js';
 import { ManualClock } from '../../platform/clock.js';
 import { runCycle } from '../../reconcile/cycle.js';
+import { stateCodec } from '../../reconcile/state.js';
 import { openStateStore } from '../../state/store.js';
 import { startSimulator, type SimChannel } from '../../sim/simulator.js';
 import { generateTraffic, type Demand } from '../../sim/traffic.js';
@@ -66,12 +67,12 @@ export async function demoCommand(opts: { speed: number }): Promise<number> {
     // The client's clock is the demo's too: OneAPI's Date header (the simulator's clock) is compared with it.
     const client = createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000, now: () => clock.now() });
     const log = pino({ level: 'silent' });
-    const deps = { client, flavor: 'one-api' as const, config, store: openStateStore(stateDir), log };
+    const deps = { client, flavor: 'one-api' as const, config, store: openStateStore(stateDir, stateCodec), log };
     const metrics = createMetrics();
     const notifier = createNotifier({ targets, log });
     const showStatus = async () => {
       say(`\n$ quota-pilot status   (at ${DateTime.fromMillis(clock.now(), { zone: tz }).toFormat('yyyy-MM-dd HH:mm')})`);
-      say(renderStatus(statusReport(config, await deps.store.load(), { channels: await client.listChannels() }, clock.now()), config) + '\n');
+      say(renderStatus(statusReport(config, await deps.store.load(), { channels: await client.listChannels() }, clock.now(), 'one-api'), config) + '\n');
     };
     say(`OneAPI simulator on ${sim.url}; example config from ${EXAMPLE_DIR}; state in ${stateDir}`);
     say('Each row: free budget used in its daily window, and the channel priority OneAPI routes by (higher wins).');

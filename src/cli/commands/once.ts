@@ -1,26 +1,27 @@
 import { createNotifier } from '../../alerts/notifier.js';
 import { systemClock } from '../../platform/clock.js';
-import { runCycle } from '../../reconcile/cycle.js';
+import { runCycle, StateSaveError } from '../../reconcile/cycle.js';
 import { OneApiError } from '../../oneapi/types.js';
 import { alertTargets, configOrThrow, connect, context, logDbFor, type GlobalOptions } from '../context.js';
 import { cycleSummary } from '../render.js';
 
 /** `once` and `reset`: one cycle, then an exit code that says whether it completed. */
-export async function onceCommand(opts: GlobalOptions & { dryRun?: boolean }, forceReset: boolean): Promise<number> {
+export async function onceCommand(opts: GlobalOptions & { dryRun?: boolean; lockWait: number }, forceReset: boolean): Promise<number> {
   const ctx = context(opts, 2);
-  const { config, warnings } = await configOrThrow(ctx);
+  const { config, warnings } = await configOrThrow(ctx, !opts.dryRun);
   for (const w of warnings) ctx.log.warn({ issue: `${w.file}:${w.line}:${w.col} ${w.key}: ${w.message}` }, 'config warning');
   const notifier = createNotifier({ targets: alertTargets(ctx), log: ctx.log.child({ component: 'alerts' }) });
   const { client, store, connection } = connect(ctx);
   const logDb = logDbFor(ctx, config);
   const result = await runCycle(
     { client, flavor: connection.flavor, config, store, log: ctx.log, logDb: () => logDb.get() },
-    { nowMs: systemClock.now(), dryRun: opts.dryRun, forceReset },
+    { nowMs: systemClock.now(), dryRun: opts.dryRun, forceReset, lock: { command: forceReset ? 'reset' : 'once', waitMs: opts.lockWait * 1000 } },
   ).finally(() => logDb.close());
   process.stdout.write(cycleSummary(forceReset ? 'reset' : 'once', result, !!opts.dryRun) + '\n');
   for (const e of result.events) notifier.send(e);
   await notifier.flush(10_000);
   if (result.ok) return 0;
+  if (result.error instanceof StateSaveError) throw result.error;
   if (result.error instanceof OneApiError) {
     ctx.log.error({ error: result.error.message, kind: result.error.kind, endpoint: result.error.endpoint, status: result.error.status }, 'cycle failed');
     throw result.error;

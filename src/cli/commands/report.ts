@@ -7,7 +7,8 @@ import { resolveRefs } from '../../policy/resolve.js';
 import { stackedBars } from '../../report/chart.js';
 import { dailyReport, type DailyReport } from '../../report/daily.js';
 import { reportSvg } from '../../report/svg.js';
-import { openStateStore, rememberedChannels, type State } from '../../state/store.js';
+import { rememberedChannels, stateCodec, type State } from '../../reconcile/state.js';
+import { openStateStore } from '../../state/store.js';
 import { layoutFor, layoutSignature } from '../../usage/buckets.js';
 import { formatLocal } from '../../usage/windows.js';
 import { configOrThrow, connect, context, type Context, type GlobalOptions } from '../context.js';
@@ -24,7 +25,7 @@ export async function reportCommand(opts: GlobalOptions & { days: number; json?:
   }
   const ctx = context(opts, 2);
   const { config } = await configOrThrow(ctx);
-  const state = await openStateStore(ctx.stateDir, ctx.log).load();
+  const state = await openStateStore(ctx.stateDir, stateCodec, ctx.log).load();
   const { channelIds, channelNames, source } = await channelsOf(ctx, config, state);
   const nowMs = systemClock.now();
   const report = dailyReport({ config, buckets: state.usage.buckets, channelIds, channelNames, nowMs, days: opts.days });

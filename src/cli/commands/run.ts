@@ -1,6 +1,10 @@
 import { createNotifier } from '../../alerts/notifier.js';
 import { loadConfig } from '../../config/load.js';
-import { formatIssue } from '../../config/types.js';
+import { ConfigError, formatIssue, type Config } from '../../config/types.js';
+import type { OneApiClient } from '../../oneapi/types.js';
+import { fallbacksNotBelow, unservedModels } from '../../policy/defeats.js';
+import { resolveRefs } from '../../policy/resolve.js';
+import type { Logger } from 'pino';
 import { healthOf, staleAfterMs } from '../../metrics/health.js';
 import { createMetrics } from '../../metrics/metrics.js';
 import { parseListen, startHttpServer, type HttpServer } from '../../metrics/server.js';
@@ -18,11 +22,30 @@ export interface RunOptions extends GlobalOptions {
   unhealthyAfter: number;
 }
 
+/**
+ * Settings that would defeat every demotion are config errors at start (exit 78, file:line), not something to
+ * find out tonight: a budget on a model its channel does not serve, a `demoted` at or above an enabled fallback.
+ * OneAPI being down at start is not fatal: the daemon retries, and each cycle reports the same problems.
+ */
+async function checkAtStart(client: OneApiClient, config: Config, log: Logger): Promise<void> {
+  let channels;
+  try {
+    channels = await client.listChannels();
+  } catch (err) {
+    log.warn({ error: (err as Error).message }, 'channels not checked at start: OneAPI unreachable; each cycle checks them');
+    return;
+  }
+  const resolution = resolveRefs(config, channels);
+  const problems = [...unservedModels(config, channels, resolution), ...fallbacksNotBelow(config, channels, resolution)];
+  if (problems.length)
+    throw new ConfigError(problems.map((p) => ({ severity: 'error' as const, ...p.source, key: p.key, message: p.message })));
+}
+
 /** The daemon: a cycle every interval plus the nightly reset, until SIGTERM or SIGINT. Resolves with the exit code. */
 export async function runCommand(opts: RunOptions): Promise<number> {
   const ctx = context(opts, 1);
   const { log } = ctx;
-  const { config, warnings } = await configOrThrow(ctx);
+  const { config, warnings } = await configOrThrow(ctx, !opts.dryRun);
   for (const w of warnings) log.warn({ issue: formatIssue(w) }, 'config warning');
   let listen: { host: string; port: number } | null = null;
   try {
@@ -36,6 +59,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     throw new EnvError([`ALERT_UNREACHABLE_MINUTES must be a positive number (got "${ctx.env.ALERT_UNREACHABLE_MINUTES}")`]);
   const metrics = createMetrics();
   const { connection, client, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
+  await checkAtStart(client, config, log);
   const notifier = createNotifier({ targets, log: log.child({ component: 'alerts' }) });
   const logDb = logDbFor(ctx, config);
   const daemon = new Daemon({
@@ -76,7 +100,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     process.on('uncaughtException', crash);
     process.on('unhandledRejection', crash);
     const shutdown = (signal: string) => {
-      log.info({ signal }, 'stopping: finishing the cycle in flight');
+      log.info({ signal }, 'stopping: cancelling reads in flight');
       process.removeAllListeners('SIGTERM');
       process.removeAllListeners('SIGINT');
       daemon

@@ -10,7 +10,7 @@ import { renderStatus, statusReport } from '../status-report.js';
 export async function statusCommand(opts: GlobalOptions & { json?: boolean }): Promise<number> {
   const ctx = context(opts, 2);
   const { config } = await configOrThrow(ctx);
-  const { client, store } = connect(ctx, true);
+  const { client, store, connection } = connect(ctx, true);
   const state = await store.load();
   let live: { channels: Channel[] } | { error: string };
   try {
@@ -18,7 +18,7 @@ export async function statusCommand(opts: GlobalOptions & { json?: boolean }): P
   } catch (err) {
     live = { error: (err as Error).message };
   }
-  const report = statusReport(config, state, live, systemClock.now());
+  const report = statusReport(config, state, live, systemClock.now(), connection.flavor);
   process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderStatus(report, config)) + '\n');
   return report.oneapi.reachable ? 0 : 1;
 }

@@ -103,7 +103,8 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
       if (slot.tail) tail.push([s.channel, s.model, slot.start, s.tokens, s.requests]);
       added += s.requests;
     }
-  const kept = buckets.filter((b) => b.start >= cutoff && (b.requests > 0 || b.tokens > 0));
+  // A bucket can only shrink when OneAPI deleted rows of the tail; never below zero (the state schema refuses it).
+  const kept = buckets.filter((b) => b.start >= cutoff && b.requests > 0).map((b) => (b.tokens < 0 ? { ...b, tokens: 0 } : b));
   const channels: Record<string, number> = {};
   for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, fromLocal);
 

@@ -1,0 +1,15 @@
+import { z } from 'zod';
+
+/** What alerting remembers between cycles so that each event goes out once. Kept in the state file. */
+export const alertMemorySchema = z.object({
+  /** Budget key -> window start in which its projected exhaustion was announced. */
+  projected: z.record(z.string(), z.number()),
+  /** Managed channels known to be auto-disabled (status 3) by OneAPI. */
+  autoDisabled: z.array(z.number().int()),
+  /** Channel id -> when it was demoted but kept receiving traffic, once announced (unix seconds). */
+  unmoved: z.record(z.string(), z.number()).default({}),
+});
+
+export type AlertMemory = z.infer<typeof alertMemorySchema>;
+
+export const emptyAlertMemory = (): AlertMemory => ({ projected: {}, autoDisabled: [], unmoved: {} });

@@ -1,0 +1,40 @@
+import type { Config } from '../config/types.js';
+import type { Channel } from '../oneapi/types.js';
+import { decide, type Decision } from '../policy/decide.js';
+import type { Memory } from '../policy/memory.js';
+import { fallbacksNotBelow, silentBudgets, unservedModels } from '../policy/defeats.js';
+import { resolveRefs, type RefProblem } from '../policy/resolve.js';
+import type { Bucket } from '../usage/buckets.js';
+import type { PaceLog } from '../usage/burn.js';
+import { diff, type Change } from './apply.js';
+
+/** Everything the plan is computed from: what OneAPI shows, the counted usage, the config, the time. */
+export interface PlanInput {
+  config: Config;
+  channels: Channel[];
+  buckets: Bucket[];
+  /** Recent use of each budget, for burn rates. */
+  pace: PaceLog;
+  /** Unix seconds up to which `buckets` count use (null: nothing read yet). */
+  usageAsOf: number | null;
+  memory: Memory;
+  nowMs: number;
+  forceReset?: boolean;
+}
+
+/** What a cycle will do, and why: printed by --dry-run, carried out by applyChanges (the only writer). */
+export interface Plan {
+  /** Config references OneAPI cannot satisfy, and settings that defeat a demotion (see policy/defeats.ts). */
+  problems: RefProblem[];
+  decision: Decision;
+  /** The priority writes, each with its reason. */
+  changes: Change[];
+}
+
+/** The plan as a value: no I/O, no clock. */
+export function makePlan(input: PlanInput): Plan {
+  const resolution = resolveRefs(input.config, input.channels);
+  const decision = decide({ ...input, resolution });
+  const problems = [...resolution.problems, ...unservedModels(input.config, input.channels, resolution), ...fallbacksNotBelow(input.config, input.channels, resolution), ...silentBudgets(decision.budgets, input.buckets, input.channels)];
+  return { problems, decision, changes: diff(decision.channels) };
+}

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { alertMemorySchema, emptyAlertMemory } from '../events/memory.js';
+import type { Channel } from '../oneapi/types.js';
+import { emptyMemory, memorySchema } from '../policy/memory.js';
+import type { StateCodec } from '../state/store.js';
+import type { PaceLog } from '../usage/burn.js';
+import { emptyUsage, type UsageState } from '../usage/ingest.js';
+import { paceLogSchema, usageStateSchema } from '../usage/schema.js';
+
+/** The version of the state file this code writes. */
+export const STATE_VERSION = 2;
+
+const cycleRecord = z.object({ at: z.number(), ok: z.boolean(), durationMs: z.number(), changes: z.number(), error: z.string().optional() });
+
+/**
+ * The state file, version 2. Safe to lose: it saves re-reading logs and remembers warnings, demotions and alerts;
+ * priorities are always read from OneAPI. Each part belongs to the module that interprets it.
+ */
+const stateSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  usage: usageStateSchema,
+  memory: memorySchema,
+  alerts: alertMemorySchema,
+  /** Channel id -> name as OneAPI last listed them, so reports can name channels without asking OneAPI. */
+  channelNames: z.record(z.string(), z.string()),
+  /** Each budget's use over the last hour, for burn rates. */
+  pace: paceLogSchema,
+  lastCycle: cycleRecord.nullable(),
+  lastSuccessAt: z.number().nullable(),
+});
+
+/** The usage and pace parts are typed by their owners; the schema checks what a cycle computes with. */
+export type State = Omit<z.infer<typeof stateSchema>, 'usage' | 'pace'> & { usage: UsageState; pace: PaceLog };
+export type CycleRecord = z.infer<typeof cycleRecord>;
+
+export function emptyState(): State {
+  return {
+    version: STATE_VERSION,
+    usage: emptyUsage(),
+    memory: emptyMemory(),
+    alerts: emptyAlertMemory(),
+    channelNames: {},
+    pace: {},
+    lastCycle: null,
+    lastSuccessAt: null,
+  };
+}
+
+type Raw = Record<string, unknown>;
+
+/** Migrations: MIGRATIONS[n] turns a version-n file into version n+1. */
+const MIGRATIONS: Record<number, (s: Raw) => Raw> = {
+  // 1 -> 2: alerts, channelNames and pace were added during 0.x and may be missing; memory.windows is new.
+  1: (s) => ({
+    ...s,
+    version: 2,
+    alerts: s.alerts ?? emptyAlertMemory(),
+    channelNames: s.channelNames ?? {},
+    pace: s.pace ?? {},
+    memory: typeof s.memory === 'object' && s.memory !== null ? { windows: {}, ...(s.memory as Raw) } : s.memory,
+  }),
+};
+
+/** Validates a parsed state file, migrating older versions; a future version is refused (it may mean other things). */
+export const stateCodec: StateCodec<State> = {
+  version: STATE_VERSION,
+  empty: emptyState,
+  decode(raw) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { problem: 'not a JSON object' };
+    const from = (raw as Raw).version;
+    if (typeof from !== 'number' || !Number.isInteger(from) || from < 1) return { problem: `no valid version (got ${JSON.stringify(from)})` };
+    if (from > STATE_VERSION) return { problem: `written by a newer quota-pilot (version ${from}; this one reads up to ${STATE_VERSION})` };
+    let s = raw as Raw;
+    for (let v = from; v < STATE_VERSION; v++) s = MIGRATIONS[v](s);
+    const parsed = stateSchema.safeParse(s);
+    if (!parsed.success) {
+      const first = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      return { problem: `wrong shape: ${first.join('; ')}${parsed.error.issues.length > 3 ? ` (+${parsed.error.issues.length - 3} more)` : ''}` };
+    }
+    return { value: parsed.data as unknown as State, from };
+  },
+};
+
+/** The channels the last cycle saw, as far as names go (priority and status are not remembered). */
+export function rememberedChannels(state: State): Channel[] {
+  return Object.entries(state.channelNames).map(([id, name]) => ({ id: Number(id), name, priority: 0, status: 1, models: [] }));
+}
