@@ -5,7 +5,8 @@ import { ConfigError, type Config, type ConfigIssue } from '../config/types.js';
 import { createClient } from '../oneapi/client.js';
 import type { OneApiClient } from '../oneapi/types.js';
 import { webhookTargets, type WebhookTarget } from '../alerts/targets.js';
-import { EnvError, environment, flavorOf, readConnection, type Connection } from '../platform/env.js';
+import { EnvError, environment, flavorOf, readConnection, readDbSettings, type Connection } from '../platform/env.js';
+import { LogDbHandle } from '../usage/db/connect.js';
 import { createLogger } from '../platform/logger.js';
 import { stateCodec, type State } from '../reconcile/state.js';
 import { openStateStore, type StateStore } from '../state/store.js';
@@ -47,6 +48,15 @@ export async function configOrThrow(ctx: Context, cache = true): Promise<{ confi
   const errors = loaded.issues.filter((i) => i.severity === 'error');
   if (errors.length || !loaded.config) throw new ConfigError(errors);
   return { config: loaded.config, warnings: loaded.issues.filter((i) => i.severity === 'warning') };
+}
+
+/**
+ * OneAPI's log database, opened on first use. With usage.source: database a missing or malformed ONEAPI_DB_URL is
+ * a configuration error (exit 78) at start, not a failure of the first cycle.
+ */
+export function logDbFor(ctx: Context, config: Config): LogDbHandle {
+  if (config.usageSource === 'database') readDbSettings(ctx.env);
+  return new LogDbHandle(() => readDbSettings(ctx.env), ctx.log.child({ component: 'database' }));
 }
 
 /** Everything a command that talks to OneAPI needs. */

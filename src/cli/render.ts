@@ -39,6 +39,8 @@ export function cycleSummary(name: string, r: CycleResult, dryRun: boolean): str
     for (const c of r.decision.channels)
       out.push(`  channel ${c.id} ${c.name}: ${c.desired === c.observed ? `keep ${c.observed}` : `${c.observed} -> ${c.desired}`}${c.reason ? `  (${c.reason})` : ''}`);
   }
-  out.push(`read ${num(r.fetched)} log rows in ${num(r.requests)} requests, ${(r.durationMs / 1000).toFixed(2)} s`);
+  const db = r.ingest?.dbMs;
+  if (db !== undefined) out.push(`counted ${num(r.fetched)} new log rows in ${num(r.ingest!.pages)} database queries (${num(db)} ms), ${num(r.requests)} requests, ${(r.durationMs / 1000).toFixed(2)} s`);
+  else out.push(`read ${num(r.fetched)} log rows in ${num(r.requests)} requests, ${(r.durationMs / 1000).toFixed(2)} s`);
   return out.join('\n');
 }

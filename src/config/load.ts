@@ -3,11 +3,11 @@ import { basename, join as joinPath } from 'node:path';
 import { isScalar, isSeq } from 'yaml';
 import type { Node } from 'yaml';
 import type { Flavor } from '../oneapi/types.js';
-import { entries, isUnreadable, join, readYaml, scalar, type Entry, type FileText, type YamlFile } from './parse.js';
+import { describe, entries, isUnreadable, join, readYaml, scalar, type Entry, type FileText, type YamlFile } from './parse.js';
 import { cachedConfig } from './cache.js';
 import * as r from './rules.js';
 import type { BudgetDraft, Draft } from './rules.js';
-import { DEFAULT_ROUTING_DELAY, type Budget, type Config, type ConfigIssue, type DefaultPriority } from './types.js';
+import { DEFAULT_ROUTING_DELAY, USAGE_SOURCES, type Budget, type Config, type ConfigIssue, type DefaultPriority, type UsageSource } from './types.js';
 
 export interface ConfigFiles {
   channels: { path: string; text: string | null /* null = file missing */ };
@@ -51,9 +51,21 @@ function readBudget(y: YamlFile, e: Entry): BudgetDraft | undefined {
   return b;
 }
 
+/** `usage: {source: api | database}`; absent means api. */
+function readUsage(y: YamlFile, e: Entry): UsageSource | undefined {
+  const source = entries(y, e, ['source'])?.map.get('source');
+  if (!source) return undefined;
+  const v = scalar(y, source.value);
+  const ok = USAGE_SOURCES.find((s) => s === v);
+  if (!ok) y.error(y.at(source), source.path, `must be one of ${USAGE_SOURCES.join(', ')} (got ${describe(y.deref(source.value))}); database also needs ONEAPI_DB_URL`);
+  return ok;
+}
+
 function readChannelsFile(y: YamlFile, d: Draft): string | undefined {
-  const m = entries(y, rootEntry(y), ['timezone', 'channels'])?.map;
+  const m = entries(y, rootEntry(y), ['timezone', 'usage', 'channels'])?.map;
   if (!m) return undefined;
+  const usage = m.get('usage');
+  if (usage) d.usageSource = readUsage(y, usage);
   const tz = m.get('timezone');
   const timezone = tz ? r.readZone(y, tz) : DEFAULT_ZONE;
   const list = m.get('channels');
@@ -156,6 +168,7 @@ function parseTexts(
     defaults: d.defaults!,
     demoted: d.demoted!.value,
     routingDelaySec: d.routingDelay ?? DEFAULT_ROUTING_DELAY[d.flavor],
+    ...(d.usageSource && { usageSource: d.usageSource }),
   };
   return { config, issues };
 }

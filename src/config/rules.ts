@@ -127,6 +127,7 @@ export interface Draft {
   defaults?: DefaultPriority[];
   demoted?: { value: number; at: Source };
   routingDelay?: number;
+  usageSource?: 'api' | 'database';
 }
 
 export type Rule = (d: Draft) => ConfigIssue[];

@@ -47,7 +47,12 @@ export interface Config {
    * before the budget is projected to run out. Default per flavor: DEFAULT_ROUTING_DELAY.
    */
   routingDelaySec: number;
+  /** Where usage is read: OneAPI's admin API (default), or its database (ONEAPI_DB_URL). */
+  usageSource?: UsageSource;
 }
+
+export const USAGE_SOURCES = ['api', 'database'] as const;
+export type UsageSource = (typeof USAGE_SOURCES)[number];
 
 /**
  * one-api: with its memory cache (on with Redis or MEMORY_CACHE_ENABLED) routing follows the DB every

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { DEFAULT_RATE_LIMIT } from '../oneapi/client.js';
 import { FLAVORS, type Flavor } from '../oneapi/types.js';
+import { parseDbUrl, type DbTarget } from '../usage/db/url.js';
 
 /** How to reach OneAPI, from the environment (a systemd EnvironmentFile or <config-dir>/.env). */
 export interface Connection {
@@ -71,4 +72,28 @@ function optionalInt(env: Record<string, string | undefined>, name: string, prob
     return undefined;
   }
   return Number(raw);
+}
+
+/** How to reach OneAPI's database, for `usage.source: database`. */
+export interface DbSettings {
+  target: DbTarget;
+  /** ONEAPI_DB_TIMEOUT: connecting and each read (statement timeout); lock waits get at most 10 s of it. */
+  timeoutMs: number;
+}
+
+/** ONEAPI_DB_URL, parsed, and ONEAPI_DB_TIMEOUT. EnvError (exit 78) when missing or malformed; never echoes the URL. */
+export function readDbSettings(env: Record<string, string | undefined>): DbSettings {
+  const problems: string[] = [];
+  const timeout = optionalInt(env, 'ONEAPI_DB_TIMEOUT', problems) ?? 30;
+  const raw = env.ONEAPI_DB_URL?.trim();
+  let target: DbTarget | undefined;
+  if (!raw) problems.push('ONEAPI_DB_URL is not set, but channels.yaml says usage.source: database (e.g. mysql://quota_pilot:PASSWORD@127.0.0.1:3306/oneapi)');
+  else
+    try {
+      target = parseDbUrl(raw);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  if (problems.length || !target) throw new EnvError(problems);
+  return { target, timeoutMs: timeout * 1000 };
 }

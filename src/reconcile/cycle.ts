@@ -8,6 +8,8 @@ import { resolveRefs, type RefProblem } from '../policy/resolve.js';
 import type { Memory } from '../policy/memory.js';
 import type { StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
+import type { LogDb } from '../usage/db/connect.js';
+import { ingestFromDb } from '../usage/db/ingest-db.js';
 import { ingest, type IngestStats } from '../usage/ingest.js';
 import { formatLocal } from '../usage/windows.js';
 import { applyChanges, type ApplyResult, type Change } from './apply.js';
@@ -20,6 +22,8 @@ export interface CycleDeps {
   config: Config;
   store: StateStore<State>;
   log: Logger;
+  /** OneAPI's log database, for usage.source: database (opened on first use). */
+  logDb?: () => LogDb;
 }
 
 export interface CycleOptions {
@@ -101,7 +105,8 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     const channels = await client.listChannels();
     state.channelNames = Object.fromEntries(channels.map((c) => [c.id, c.name]));
     const named = [...new Set(resolveRefs(config, channels).ids.values())].sort((a, b) => a - b);
-    const read = await ingest(state.usage, { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log });
+    const input = { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log };
+    const read = config.usageSource === 'database' ? await ingestFromDb(state.usage, { ...input, db: logDbOf(deps) }) : await ingest(state.usage, input);
     state.usage = read.usage;
     result.fetched = read.stats.counted;
     result.ingest = read.stats;
@@ -165,6 +170,11 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     result.error = e;
   }
   return result;
+}
+
+function logDbOf(deps: CycleDeps): LogDb {
+  if (!deps.logDb) throw new Error('usage.source is database, but this command was started without ONEAPI_DB_URL: restart it');
+  return deps.logDb();
 }
 
 function logReset(log: Logger, config: Config, d: Decision, applied: Change[]): void {

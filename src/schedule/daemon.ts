@@ -11,6 +11,7 @@ import { runCycle, type CycleResult } from '../reconcile/cycle.js';
 import type { Memory } from '../policy/memory.js';
 import type { State } from '../reconcile/state.js';
 import type { StateStore } from '../state/store.js';
+import type { LogDb } from '../usage/db/connect.js';
 import { nextOccurrence, formatLocal } from '../usage/windows.js';
 
 export interface DaemonDeps {
@@ -29,6 +30,8 @@ export interface DaemonDeps {
   notify?: (e: AlertEvent) => void;
   /** Minutes of failing cycles before OneAPI is announced unreachable. */
   unreachableMinutes?: number;
+  /** OneAPI's log database, for usage.source: database (see CycleDeps). */
+  logDb?: () => LogDb;
 }
 
 /** The daemon's own view of how it is doing, for /healthz. Times in ms. */
@@ -198,8 +201,11 @@ export class Daemon {
     const intervalMs = this.deps.intervalSec * 1000;
     if (r.durationMs <= intervalMs) return;
     const pages = r.ingest?.pages ?? 0;
+    const dbMs = r.ingest?.dbMs;
     const cause =
-      r.throttledMs > r.durationMs / 2
+      dbMs !== undefined && dbMs > r.durationMs / 2
+        ? `the database's reads took ${dbMs} ms (${pages} queries, ${r.fetched} rows counted)`
+        : r.throttledMs > r.durationMs / 2
         ? `waited ${Math.round(r.throttledMs / 1000)} s for the rate cap (ONEAPI_RATE_LIMIT) or OneAPI's 429 back-off`
         : pages > 0 && r.requests > 0
           ? `read ${pages} log pages (${r.fetched} rows counted, ${r.ingest?.mode} mode); OneAPI took ${Math.round(r.durationMs / r.requests)} ms a request`

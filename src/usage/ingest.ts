@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Flavor, LogQuery, OneApiClient } from '../oneapi/types.js';
 import { BucketClock, layoutFor, layoutSignature, type Bucket } from './buckets.js';
+import type { DbCursor } from './db/ingest-db.js';
 import { Fold } from './fold.js';
 import { windowsFor } from './windows.js';
 
@@ -29,6 +30,8 @@ export interface UsageState {
   /** LOCAL unix seconds up to which usage is counted (what `status` shows); null before the first read. */
   watermark: number | null;
   cursor: ApiCursor | null;
+  /** Where the database source stands (usage.source: database); each source drops the other's cursor. */
+  dbCursor?: DbCursor | null;
   buckets: Bucket[];
 }
 
@@ -59,6 +62,8 @@ export interface IngestStats {
   swept: boolean;
   /** Channels read from the start of their windows this cycle (new, or after a config change). */
   coldChannels: number[];
+  /** Database source only: ms spent in the database's reads this cycle. */
+  dbMs?: number;
 }
 
 export function emptyUsage(signature = ''): UsageState {

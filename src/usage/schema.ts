@@ -19,6 +19,18 @@ export const usageStateSchema = z.looseObject({
       skewSec: z.number(),
     })
     .nullable(),
+  /** The database source's cursor (see DbCursor in db/ingest-db.ts); absent or null under the API source. */
+  dbCursor: z
+    .looseObject({
+      db: z.string(),
+      settledTo: int,
+      readTo: int,
+      channels: z.record(z.string(), int),
+      tail: z.array(z.tuple([int, z.string(), int, z.number().nonnegative(), int.nonnegative()])),
+      skewSec: z.number(),
+    })
+    .nullable()
+    .optional(),
   buckets: z.array(
     z.object({ channel: int, model: z.string(), day: z.string(), start: int, tokens: z.number().nonnegative(), requests: int.nonnegative() }),
   ),

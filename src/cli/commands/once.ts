@@ -2,7 +2,7 @@ import { createNotifier } from '../../alerts/notifier.js';
 import { systemClock } from '../../platform/clock.js';
 import { runCycle, StateSaveError } from '../../reconcile/cycle.js';
 import { OneApiError } from '../../oneapi/types.js';
-import { alertTargets, configOrThrow, connect, context, type GlobalOptions } from '../context.js';
+import { alertTargets, configOrThrow, connect, context, logDbFor, type GlobalOptions } from '../context.js';
 import { cycleSummary } from '../render.js';
 
 /** `once` and `reset`: one cycle, then an exit code that says whether it completed. */
@@ -12,7 +12,11 @@ export async function onceCommand(opts: GlobalOptions & { dryRun?: boolean; lock
   for (const w of warnings) ctx.log.warn({ issue: `${w.file}:${w.line}:${w.col} ${w.key}: ${w.message}` }, 'config warning');
   const notifier = createNotifier({ targets: alertTargets(ctx), log: ctx.log.child({ component: 'alerts' }) });
   const { client, store, connection } = connect(ctx);
-  const result = await runCycle({ client, flavor: connection.flavor, config, store, log: ctx.log }, { nowMs: systemClock.now(), dryRun: opts.dryRun, forceReset, lock: { command: forceReset ? 'reset' : 'once', waitMs: opts.lockWait * 1000 } });
+  const logDb = logDbFor(ctx, config);
+  const result = await runCycle(
+    { client, flavor: connection.flavor, config, store, log: ctx.log, logDb: () => logDb.get() },
+    { nowMs: systemClock.now(), dryRun: opts.dryRun, forceReset, lock: { command: forceReset ? 'reset' : 'once', waitMs: opts.lockWait * 1000 } },
+  ).finally(() => logDb.close());
   process.stdout.write(cycleSummary(forceReset ? 'reset' : 'once', result, !!opts.dryRun) + '\n');
   for (const e of result.events) notifier.send(e);
   await notifier.flush(10_000);

@@ -11,7 +11,7 @@ import { parseListen, startHttpServer, type HttpServer } from '../../metrics/ser
 import { systemClock } from '../../platform/clock.js';
 import { EnvError, flavorOf } from '../../platform/env.js';
 import { Daemon } from '../../schedule/daemon.js';
-import { alertTargets, configOrThrow, connect, context, type GlobalOptions } from '../context.js';
+import { alertTargets, configOrThrow, connect, context, logDbFor, type GlobalOptions } from '../context.js';
 
 export interface RunOptions extends GlobalOptions {
   interval: number;
@@ -61,7 +61,9 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   const { connection, client, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
   await checkAtStart(client, config, log);
   const notifier = createNotifier({ targets, log: log.child({ component: 'alerts' }) });
+  const logDb = logDbFor(ctx, config);
   const daemon = new Daemon({
+    logDb: () => logDb.get(),
     client,
     flavor: connection.flavor,
     store,
@@ -85,7 +87,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
       health: () => healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter, staleAfterMs: staleAfterMs(opts.interval) }),
     });
   log.info(
-    { flavor: connection.flavor, baseUrl: connection.baseUrl, intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', alertTargets: targets.map((t) => t.name) },
+    { flavor: connection.flavor, baseUrl: connection.baseUrl, usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', alertTargets: targets.map((t) => t.name) },
     'quota-pilot started',
   );
   daemon.start();
@@ -103,6 +105,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
       process.removeAllListeners('SIGINT');
       daemon
         .stop()
+        .then(() => logDb.close())
         .then(() => notifier.flush(5000))
         .then(() => server?.close())
         .then(

@@ -1,0 +1,282 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import type { Flavor } from '../src/oneapi/types.js';
+import type { SimLog } from '../src/sim/types.js';
+
+/**
+ * Real MariaDB and PostgreSQL servers for tests and the bench, started as `nobody` in a temp dir on 127.0.0.1 (no system service).
+ * Each has a OneAPI-shaped `logs` table and a read-only user `qp` with SELECT on it, as the README tells users to set up.
+ */
+export type Engine = 'mariadb' | 'postgres' | 'sqlite';
+
+/** What makes an engine available, for the line a skipped suite prints. */
+export const PACKAGE: Record<Engine, string> = {
+  mariadb: "Debian's mariadb-server package (apt-get install mariadb-server)",
+  postgres: "Debian's postgresql package (apt-get install postgresql)",
+  sqlite: 'python3, make and g++, then npm ci (npm builds the optional better-sqlite3 with them)',
+};
+export const QP_PASSWORD = 'qp-S3cret-pw';
+
+const pgBin = (): string | undefined => {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const v = readdirSync(root).sort((a, b) => Number(b) - Number(a)).find((d) => existsSync(join(root, d, 'bin/postgres')));
+  return v ? join(root, v, 'bin') : undefined;
+};
+
+/** Whether the engine's server can be started here. */
+export function engineAvailable(e: Engine): boolean {
+  if (e === 'mariadb') return existsSync('/usr/sbin/mariadbd') && existsSync('/usr/bin/mariadb-install-db');
+  if (e === 'postgres') return pgBin() !== undefined;
+  try {
+    createRequire(import.meta.url).resolve('better-sqlite3');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+const asRoot = process.getuid?.() === 0;
+/** Drops to nobody when run as root: neither server runs as root, and tests must not need a system account. */
+const unprivileged = (cmd: string, args: string[]) => (asRoot ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', cmd, ...args]] : [cmd, args]) as [string, string[]];
+
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  if (asRoot) await chown(dir, 65534, 65534);
+  return dir;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
+  const [c, a] = unprivileged(cmd, args);
+  const r = spawnSync(c, a, { env: { ...process.env, LANG: 'C', LC_ALL: 'C', ...env }, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
+}
+
+async function until(what: string, timeoutMs: number, fn: () => Promise<unknown>): Promise<void> {
+  const stop = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      if (Date.now() > stop) throw new Error(`${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** A running server (or SQLite file) with a logs table, plus what tests need to fill it. */
+export interface TestDb {
+  engine: Engine;
+  /** The read-only user's URL: what quota-pilot gets. */
+  url: string;
+  port: number;
+  /** Runs statements as the administrator. */
+  exec(sql: string, params?: unknown[]): Promise<void>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Drops and creates `logs` shaped as the flavor's GORM model creates it, with OneAPI's indexes. */
+  createLogs(flavor: Flavor): Promise<void>;
+  insert(rows: SimLog[], flavor: Flavor): Promise<void>;
+  /** Locks `logs` against reads from another session (as a migration would) until the returned function is called. */
+  lockLogs(): Promise<() => Promise<void>>;
+  stop(): Promise<void>;
+}
+
+function ddl(engine: Engine, flavor: Flavor): string[] {
+  const id = engine === 'mariadb' ? 'id bigint AUTO_INCREMENT PRIMARY KEY' : engine === 'postgres' ? 'id bigserial PRIMARY KEY' : 'id integer PRIMARY KEY AUTOINCREMENT';
+  const text = engine === 'mariadb' ? 'longtext' : 'text';
+  const str = engine === 'mariadb' ? "varchar(191) DEFAULT ''" : "text DEFAULT ''";
+  const cols = [
+    id,
+    'user_id bigint',
+    'created_at bigint',
+    'type bigint',
+    `content ${text}`,
+    `username ${str}`,
+    `token_name ${str}`,
+    `model_name ${str}`,
+    'quota bigint DEFAULT 0',
+    'prompt_tokens bigint DEFAULT 0',
+    'completion_tokens bigint DEFAULT 0',
+    'channel_id bigint',
+    ...(flavor === 'new-api' ? [`other ${text}`, "request_id varchar(64) DEFAULT ''"] : []),
+  ];
+  return [
+    'DROP TABLE IF EXISTS logs',
+    `CREATE TABLE logs (${cols.join(', ')})`,
+    'CREATE INDEX idx_created_at_type ON logs (created_at, type)',
+    'CREATE INDEX idx_logs_channel_id ON logs (channel_id)',
+    'CREATE INDEX idx_logs_model_name ON logs (model_name)',
+  ];
+}
+
+/** Rows as OneAPI writes them; new-api puts the upstream model name into `other` as JSON. */
+function values(rows: SimLog[], flavor: Flavor): unknown[][] {
+  return rows.map((r) => [
+    r.created_at,
+    r.type ?? 2,
+    r.channel,
+    r.model_name,
+    r.prompt_tokens,
+    r.completion_tokens,
+    ...(flavor === 'new-api' ? [JSON.stringify(r.upstream_model ? { upstream_model_name: r.upstream_model } : { admin_info: {} })] : []),
+  ]);
+}
+
+const COLS = (flavor: Flavor) => `created_at, type, channel_id, model_name, prompt_tokens, completion_tokens${flavor === 'new-api' ? ', other' : ''}`;
+
+/** MariaDB in a temp dir, root over its socket, `qp` with SELECT on oneapi.logs only. */
+export async function startMariaDb(): Promise<TestDb> {
+  const dir = await tempDir('qp-mariadb-');
+  const port = await freePort();
+  run('/usr/bin/mariadb-install-db', ['--no-defaults', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve']);
+  const [c, a] = unprivileged('/usr/sbin/mariadbd', ['--no-defaults', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${port}`, '--bind-address=127.0.0.1', `--pid-file=${dir}/pid`, `--log-error=${dir}/err.log`, '--skip-log-bin', '--innodb-buffer-pool-size=256M']);
+  const child = spawn(c, a, { stdio: 'ignore' });
+  const socketPath = `${dir}/sock`;
+  let admin: mysql.Connection | undefined;
+  await until('mariadb start', 60_000, async () => {
+    if (child.exitCode !== null) throw new Error(`mariadbd exited: ${await readFile(`${dir}/err.log`, 'utf8').catch(() => '')}`);
+    admin = await mysql.createConnection({ socketPath, user: 'root' });
+  });
+  for (const s of [
+    'CREATE DATABASE oneapi',
+    `CREATE USER 'qp'@'127.0.0.1' IDENTIFIED BY '${QP_PASSWORD}'`,
+    'CREATE TABLE oneapi.logs (id bigint PRIMARY KEY)',
+    `GRANT SELECT ON oneapi.logs TO 'qp'@'127.0.0.1'`,
+  ])
+    await admin!.query(s);
+  await admin!.query('USE oneapi');
+  return server('mariadb', port, `mysql://qp:${QP_PASSWORD}@127.0.0.1:${port}/oneapi`, child, dir, {
+    exec: async (s, p) => void (await admin!.query(s, p)),
+    query: async (s, p) => (await admin!.query(s, p))[0] as never,
+    close: () => admin!.end(),
+    lock: async () => {
+      const c = await mysql.createConnection({ socketPath, user: 'root', database: 'oneapi' });
+      await c.query('LOCK TABLES logs WRITE');
+      return async () => {
+        await c.query('UNLOCK TABLES');
+        await c.end();
+      };
+    },
+  });
+}
+
+/** PostgreSQL in a temp dir, `qp` with CONNECT and SELECT on logs only. */
+export async function startPostgres(): Promise<TestDb> {
+  const bin = pgBin()!;
+  const dir = await tempDir('qp-postgres-');
+  const port = await freePort();
+  run('sh', ['-c', `echo admin-pw > ${dir}/pw && '${bin}/initdb' -D '${dir}/data' -U admin --pwfile='${dir}/pw' --auth=scram-sha-256 -E UTF8 --no-sync >/dev/null`]);
+  const [c, a] = unprivileged(`${bin}/postgres`, ['-D', `${dir}/data`, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'shared_buffers=256MB']);
+  const child = spawn(c, a, { stdio: 'ignore' });
+  const connect = async (database: string) => {
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'admin', password: 'admin-pw', database });
+    await client.connect();
+    return client;
+  };
+  await until('postgres start', 60_000, async () => {
+    if (child.exitCode !== null) throw new Error('postgres exited');
+    await (await connect('postgres')).end();
+  });
+  const boot = await connect('postgres');
+  await boot.query('CREATE DATABASE oneapi');
+  await boot.query(`CREATE ROLE qp LOGIN PASSWORD '${QP_PASSWORD}'`);
+  await boot.end();
+  const admin = await connect('oneapi');
+  await admin.query('CREATE TABLE logs (id bigint)');
+  return server('postgres', port, `postgres://qp:${QP_PASSWORD}@127.0.0.1:${port}/oneapi`, child, dir, {
+    exec: async (s, p) => void (await admin.query(s, p)),
+    query: async (s, p) => (await admin.query(s, p)).rows,
+    close: () => admin.end(),
+    lock: async () => {
+      const c = await connect('oneapi');
+      await c.query('BEGIN');
+      await c.query('LOCK TABLE logs IN ACCESS EXCLUSIVE MODE');
+      return async () => {
+        await c.query('COMMIT');
+        await c.end();
+      };
+    },
+  });
+}
+
+/** A SQLite file, as a small one-api keeps it (WAL mode). */
+export async function openSqlite(): Promise<TestDb> {
+  const dir = await mkdtemp(join(tmpdir(), 'qp-sqlite-'));
+  const path = join(dir, 'one-api.db');
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  return server('sqlite', 0, `sqlite://${path}`, null, dir, {
+    exec: async (s, p) => void db.prepare(s).run(...((p ?? []) as unknown[])),
+    query: async (s, p) => db.prepare(s).all(...((p ?? []) as unknown[])) as never,
+    close: async () => void db.close(),
+    // A WAL database never blocks its readers; an exclusive transaction is what comes nearest.
+    lock: async () => {
+      db.exec('BEGIN EXCLUSIVE');
+      return async () => void db.exec('COMMIT');
+    },
+  });
+}
+
+function server(
+  engine: Engine,
+  port: number,
+  url: string,
+  child: ChildProcess | null,
+  dir: string,
+  conn: { exec: TestDb['exec']; query: TestDb['query']; close: () => Promise<void>; lock: TestDb['lockLogs'] },
+): TestDb {
+  const ph = (i: number) => (engine === 'postgres' ? `$${i + 1}` : '?');
+  return {
+    engine,
+    url,
+    port,
+    exec: conn.exec,
+    query: conn.query,
+    lockLogs: conn.lock,
+    async createLogs(flavor) {
+      for (const s of ddl(engine, flavor)) await conn.exec(s);
+      if (engine === 'mariadb') await conn.exec(`GRANT SELECT ON oneapi.logs TO 'qp'@'127.0.0.1'`);
+      if (engine === 'postgres') await conn.exec('GRANT SELECT ON logs TO qp');
+    },
+    async insert(rows, flavor) {
+      for (let i = 0; i < rows.length; i += 500) {
+        const chunk = values(rows.slice(i, i + 500), flavor);
+        const width = chunk[0]?.length ?? 0;
+        const tuples = chunk.map((_, r) => `(${Array.from({ length: width }, (_, c) => ph(r * width + c)).join(', ')})`).join(', ');
+        if (chunk.length) await conn.exec(`INSERT INTO logs (${COLS(flavor)}) VALUES ${tuples}`, chunk.flat());
+      }
+    },
+    async stop() {
+      await conn.close().catch(() => undefined);
+      if (child && child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const STARTERS: Record<Engine, () => Promise<TestDb>> = { mariadb: startMariaDb, postgres: startPostgres, sqlite: openSqlite };

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
+import type { OneApiClient } from '../../src/oneapi/types.js';
+import { sumUsage } from '../../src/usage/buckets.js';
+import { openLogDb, type LogDb } from '../../src/usage/db/connect.js';
+import { ingestFromDb } from '../../src/usage/db/ingest-db.js';
+import { parseDbUrl } from '../../src/usage/db/url.js';
+import { emptyUsage, ingest, type UsageState } from '../../src/usage/ingest.js';
+import { aBudget, aConfig } from '../helpers/builders.js';
+import { describeWith, openSqlite, type TestDb } from '../helpers/databases.js';
+
+// 2026-11-24 14:00 Asia/Shanghai; the daily window started at 02:20 that day.
+const NOW = Date.UTC(2026, 10, 24, 6, 0, 0);
+const T = NOW / 1000;
+const config = aConfig({ budgets: [aBudget({ channel: 1, model: 'm' }), aBudget({ channel: 2, model: 'm' })] });
+const client = (skewSec = 0): OneApiClient =>
+  ({ serverClock: () => ({ serverMs: NOW + skewSec * 1000, localMs: NOW }), requestCount: 0, throttledMs: 0 }) as unknown as OneApiClient;
+const row = (at: number, channel = 1, tokens = 100) => ({ created_at: at, channel, model_name: 'm', prompt_tokens: tokens, completion_tokens: 0 });
+const used = (u: UsageState, channel = 1) => sumUsage(u.buckets, { channel, model: 'm', from: T - 86_400, to: T + 86_400 });
+
+const title = 'ingestFromDb: the tail re-read and the cursor (a real SQLite file)';
+describeWith('sqlite', title)(title, () => {
+  let file: TestDb;
+  let db: LogDb;
+  beforeAll(async () => {
+    file = await openSqlite();
+    db = openLogDb(parseDbUrl(file.url));
+  });
+  afterAll(async () => {
+    await db?.close();
+    await file?.stop();
+  });
+  beforeEach(async () => file.createLogs('one-api'));
+  const read = (u: UsageState, at = NOW, channels = [1, 2], skewSec = 0) =>
+    ingestFromDb(u, { client: client(skewSec), db, flavor: 'one-api', config, channels, nowMs: at });
+
+  it('counts a row committed late inside the tail once, and re-reading the same world changes nothing', async () => {
+    await file.insert([row(T - 3600), row(T - 30)], 'one-api');
+    const first = await read(emptyUsage());
+    expect(used(first.usage)).toEqual({ tokens: 200, requests: 2 });
+    expect(first.stats).toMatchObject({ counted: 2, coldChannels: [1, 2] });
+    // Stamped 60 s ago, committed only now: inside the 120 s tail. One stamped 200 s ago is past it (not counted).
+    await file.insert([row(T - 60, 1, 7), row(T - 200, 1, 1000)], 'one-api');
+    const second = await read(first.usage, NOW + 10_000);
+    expect(used(second.usage)).toEqual({ tokens: 207, requests: 3 });
+    expect(second.stats).toMatchObject({ counted: 1, coldChannels: [] });
+    const third = await read(second.usage, NOW + 10_000);
+    expect(third.usage.buckets).toEqual(second.usage.buckets);
+    expect(third.stats.counted).toBe(0);
+  });
+
+  it('a channel new to the cursor is read from its window start; the others go on from the cursor', async () => {
+    await file.insert([row(T - 3600, 1), row(T - 3600, 2)], 'one-api');
+    const first = await read(emptyUsage(), NOW, [1]);
+    expect(used(first.usage, 2)).toEqual({ tokens: 0, requests: 0 });
+    const second = await read(first.usage, NOW + 5000, [1, 2]);
+    expect(second.stats.coldChannels).toEqual([2]);
+    expect([used(second.usage, 1), used(second.usage, 2)]).toEqual([
+      { tokens: 100, requests: 1 },
+      { tokens: 100, requests: 1 },
+    ]);
+  });
+
+  it("reads by OneAPI's clock: with OneAPI 10 minutes ahead, its rows up to its now are counted in the right bucket", async () => {
+    await file.insert([row(T + 600 - 30)], 'one-api');
+    const r = await read(emptyUsage(), NOW, [1], 600);
+    expect(used(r.usage)).toEqual({ tokens: 100, requests: 1 });
+    expect(r.usage.dbCursor).toMatchObject({ readTo: T + 600 - 2, skewSec: 600 });
+    expect(r.usage.watermark).toBe(T - 2);
+  });
+
+  it('switching sources recounts instead of adding: each source drops the other cursor', async () => {
+    await file.insert([row(T - 3600), row(T - 30)], 'one-api');
+    const viaDb = await read(emptyUsage());
+    expect(viaDb.usage.cursor).toBeNull();
+    // Back on the API (whose log store here is empty): the channel is read from scratch, the DB's counts dropped.
+    const api = { ...client(), readLogs: async () => ({ pages: 1, rows: 0 }) } as unknown as OneApiClient;
+    const back = await ingest(viaDb.usage, { client: api, flavor: 'one-api', config, channels: [1], nowMs: NOW + 5000 });
+    expect(back.usage.dbCursor).toBeUndefined();
+    expect(used(back.usage)).toEqual({ tokens: 0, requests: 0 });
+    const again = await read(back.usage, NOW + 10_000);
+    expect(used(again.usage)).toEqual({ tokens: 200, requests: 2 });
+  });
+
+  it('a failed read throws and the usage given is untouched', async () => {
+    await file.insert([row(T - 30)], 'one-api');
+    const before = (await read(emptyUsage())).usage;
+    const copy = structuredClone(before);
+    const broken = openLogDb(parseDbUrl('sqlite:///nonexistent/one-api.db'));
+    await expect(ingestFromDb(before, { client: client(), db: broken, flavor: 'one-api', config, channels: [1, 2], nowMs: NOW + 5000 })).rejects.toThrow('unreachable');
+    await broken.close();
+    expect(before).toEqual(copy);
+  });
+});
