@@ -9,8 +9,7 @@ import type { Memory } from '../policy/memory.js';
 import type { StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
 import type { LogDb } from '../usage/db/connect.js';
-import { ingestFromDb } from '../usage/db/ingest-db.js';
-import { ingest, type IngestStats } from '../usage/ingest.js';
+import { ingest, type IngestInput, type IngestStats, type UsageState } from '../usage/ingest.js';
 import { formatLocal } from '../usage/windows.js';
 import { applyChanges, type ApplyResult, type Change } from './apply.js';
 import { makePlan } from './plan.js';
@@ -23,7 +22,7 @@ export interface CycleDeps {
   store: StateStore<State>;
   log: Logger;
   /** OneAPI's log database, for usage.source: database (opened on first use). */
-  logDb?: () => LogDb;
+  logDb?: () => Promise<LogDb>;
 }
 
 export interface CycleOptions {
@@ -106,7 +105,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     state.channelNames = Object.fromEntries(channels.map((c) => [c.id, c.name]));
     const named = [...new Set(resolveRefs(config, channels).ids.values())].sort((a, b) => a - b);
     const input = { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log };
-    const read = config.usageSource === 'database' ? await ingestFromDb(state.usage, { ...input, db: logDbOf(deps) }) : await ingest(state.usage, input);
+    const read = config.usageSource === 'database' ? await readDb(state.usage, input, deps) : await ingest(state.usage, input);
     state.usage = read.usage;
     result.fetched = read.stats.counted;
     result.ingest = read.stats;
@@ -172,9 +171,11 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
   return result;
 }
 
-function logDbOf(deps: CycleDeps): LogDb {
+/** The database source, loaded on first use (the query builder and drivers are heavy to load for API users). */
+async function readDb(usage: UsageState, input: IngestInput, deps: CycleDeps) {
   if (!deps.logDb) throw new Error('usage.source is database, but this command was started without ONEAPI_DB_URL: restart it');
-  return deps.logDb();
+  const { ingestFromDb } = await import('../usage/db/ingest-db.js');
+  return ingestFromDb(usage, { ...input, db: await deps.logDb() });
 }
 
 function logReset(log: Logger, config: Config, d: Decision, applied: Change[]): void {

@@ -31,7 +31,7 @@ export interface DaemonDeps {
   /** Minutes of failing cycles before OneAPI is announced unreachable. */
   unreachableMinutes?: number;
   /** OneAPI's log database, for usage.source: database (see CycleDeps). */
-  logDb?: () => LogDb;
+  logDb?: () => Promise<LogDb>;
 }
 
 /** The daemon's own view of how it is doing, for /healthz. Times in ms. */

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import type { OneApiClient } from '../../src/oneapi/types.js';
 import { sumUsage } from '../../src/usage/buckets.js';
-import { openLogDb, type LogDb } from '../../src/usage/db/connect.js';
+import type { LogDb } from '../../src/usage/db/connect.js';
+import { openLogDb } from '../../src/usage/db/open.js';
 import { ingestFromDb } from '../../src/usage/db/ingest-db.js';
 import { parseDbUrl } from '../../src/usage/db/url.js';
 import { emptyUsage, ingest, type UsageState } from '../../src/usage/ingest.js';

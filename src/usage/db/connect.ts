@@ -1,7 +1,6 @@
-import type BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
-import { createPool } from 'mysql2';
-import pg from 'pg';
+// Types only: the query builder and the drivers are loaded (./open.ts) when a database is first opened. Loading
+// them costs about 0.4 s, which every command paid at start-up, API users included.
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { OneApiError, type OneApiErrorKind } from '../../oneapi/types.js';
 import { redact, type DbTarget, type Dialect } from './url.js';
@@ -41,93 +40,17 @@ export interface DbOptions {
   log?: Logger;
 }
 
-/**
- * Opens a small pool (2 connections): a cycle runs its reads one after another. Nothing connects until the first
- * read, so a database that is down fails the cycle, not the start.
- */
-export function openLogDb(target: DbTarget, opts: DbOptions = {}): LogDb {
-  const statementTimeout = opts.timeoutMs ?? 30_000;
-  const connectTimeout = Math.min(statementTimeout, 10_000);
-  const lockTimeout = Math.min(statementTimeout, 10_000);
-  let dialect;
-  if (target.dialect === 'mysql') {
-    const pool = createPool({
-      host: target.host,
-      port: target.port,
-      user: target.user,
-      password: target.password,
-      database: target.database,
-      connectionLimit: 2,
-      connectTimeout,
-      enableKeepAlive: true,
-      supportBigNumbers: true,
-      dateStrings: true,
-    });
-    dialect = new MysqlDialect({
-      pool,
-      // Only one of the two statement-timeout variables exists on a given server (MariaDB's, or MySQL's); lock waits
-      // are bounded too, so a table locked by a migration fails the cycle instead of hanging it.
-      onCreateConnection: async (c) => {
-        const lockSec = Math.max(1, Math.round(lockTimeout / 1000));
-        for (const s of [`SET SESSION max_statement_time = ${statementTimeout / 1000}`, `SET SESSION max_execution_time = ${statementTimeout}`, `SET SESSION lock_wait_timeout = ${lockSec}`])
-          await c.executeQuery(CompiledQuery.raw(s)).catch(() => undefined);
-      },
-    });
-  } else if (target.dialect === 'postgres') {
-    const pool = new pg.Pool({
-      connectionString: target.url,
-      max: 2,
-      connectionTimeoutMillis: connectTimeout,
-      idleTimeoutMillis: 60_000,
-      statement_timeout: statementTimeout,
-      lock_timeout: lockTimeout,
-      application_name: 'quota-pilot',
-    });
-    // An idle connection the server drops must not crash the daemon: the next read reconnects.
-    pool.on('error', (err) => opts.log?.warn({ error: redact(err.message, target) }, 'database connection lost'));
-    dialect = new PostgresDialect({ pool });
-  } else {
-    // Read-only, so quota-pilot can never write OneAPI's file; the busy timeout rides out a checkpoint.
-    dialect = new SqliteDialect({ database: async () => new (await sqliteDriver())(target.path, { readonly: true, fileMustExist: true, timeout: connectTimeout }) });
-  }
-  const kysely = new Kysely<any>({ dialect }); // eslint-disable-line @typescript-eslint/no-explicit-any
-  return {
-    dialect: target.dialect,
-    identity: target.identity,
-    kysely,
-    async run(what, fn) {
-      try {
-        return await fn(kysely);
-      } catch (err) {
-        throw classify(err, what, target);
-      }
-    },
-    close: () => kysely.destroy(),
-  };
-}
-
-/**
- * better-sqlite3 is an optional dependency: npm builds it with python3, make and g++, and skips it where they are
- * missing, so that MySQL and PostgreSQL users can install quota-pilot without a compiler.
- */
-async function sqliteDriver(): Promise<typeof BetterSqlite3> {
-  try {
-    return (await import('better-sqlite3')).default;
-  } catch {
-    throw new DbError('reading SQLite needs the better-sqlite3 module, which npm could not build here: install python3, make and g++, then reinstall quota-pilot', 'other');
-  }
-}
-
 /** Opens the database on first use and closes it on stop: a SIGHUP may switch usage.source either way. */
 export class LogDbHandle {
   private db: LogDb | null = null;
 
   constructor(private readonly settings: () => { target: DbTarget; timeoutMs: number }, private readonly log?: Logger) {}
 
-  get(): LogDb {
+  async get(): Promise<LogDb> {
     if (!this.db) {
       const { target, timeoutMs } = this.settings();
-      this.db = openLogDb(target, { timeoutMs, log: this.log });
+      const { openLogDb } = await import('./open.js');
+      this.db ??= openLogDb(target, { timeoutMs, log: this.log });
     }
     return this.db;
   }
