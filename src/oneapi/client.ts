@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { consumeLogsIn, flavorApi, uniqueChannels } from './flavors.js';
 import { createHttp } from './http.js';
-import { channelRow, ignored } from './schemas.js';
+import { channelRow, ignored, splitModels } from './schemas.js';
 import type { Channel, Flavor, OneApiClient, TimeRange } from './types.js';
 
 /** How to reach one OneAPI-family server. */
@@ -68,7 +68,7 @@ export function createClient(opts: ClientOptions): OneApiClient {
         route: 'GET /api/channel/:id',
         schema: channelRow,
       });
-      return { id: row.id, name: row.name, priority: row.priority, status: row.status };
+      return { id: row.id, name: row.name, priority: row.priority, status: row.status, models: splitModels(row.models) };
     },
 
     async setPriority(id: number, priority: number): Promise<void> {

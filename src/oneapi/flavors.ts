@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Http } from './http.js';
 import { pageNewApi, pageOneApi, pageOneHub } from './paging.js';
-import { channelRow, logRow, oneHubChannelRow, oneHubLogRow, plainPage, tagList } from './schemas.js';
+import { channelRow, logRow, oneHubChannelRow, oneHubLogRow, plainPage, splitModels, tagList } from './schemas.js';
 import { OneApiError } from './types.js';
 import type { Channel, ConsumeLog, Flavor, TimeRange } from './types.js';
 
@@ -28,6 +28,7 @@ const toChannel = (r: z.output<typeof channelRow>): Channel => ({
   name: r.name,
   priority: r.priority,
   status: r.status,
+  models: splitModels(r.models),
 });
 
 const toLog = (r: LogRow | OneHubLogRow): TypedLog => ({

@@ -11,6 +11,7 @@ export const channelRow = z.object({
   name: z.string(),
   priority: int.nullish().transform((p) => p ?? 0),
   status: int,
+  models: z.string().nullish(),
 });
 
 /** one-hub's channel row: also the tag its list collapses on. */
@@ -62,3 +63,7 @@ export const tagList = <T extends z.ZodType>(row: T) =>
 
 /** Answers whose data is not used (the PUT echoes the channel, key included: it is never read). */
 export const ignored = z.unknown();
+
+export function splitModels(s: string | null | undefined): string[] {
+  return (s ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+}

@@ -10,6 +10,8 @@ export interface Channel {
   priority: number;
   /** 1 enabled, 2 manually disabled, 3 auto-disabled. */
   status: number;
+  /** Model names the channel serves (OneAPI's comma-separated `models`), trimmed, empty entries dropped. */
+  models: string[];
 }
 
 /** One consume (type 2) log row, normalised across flavors. */

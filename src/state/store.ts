@@ -44,7 +44,7 @@ export interface State {
 
 /** The channels the last cycle saw, as far as names go (priority and status are not remembered). */
 export function rememberedChannels(state: State): Channel[] {
-  return Object.entries(state.channelNames).map(([id, name]) => ({ id: Number(id), name, priority: 0, status: 1 }));
+  return Object.entries(state.channelNames).map(([id, name]) => ({ id: Number(id), name, priority: 0, status: 1, models: [] }));
 }
 
 export function emptyState(): State {

@@ -25,7 +25,7 @@ export function aConfig(c: Partial<Config> = {}): Config {
 }
 
 export function aChannel(c: Partial<Channel> & { id: number }): Channel {
-  return { name: `ch-${c.id}`, priority: 0, status: 1, ...c };
+  return { name: `ch-${c.id}`, priority: 0, status: 1, models: [], ...c };
 }
 
 let nextId = 1;

@@ -30,7 +30,7 @@ const aChannel = (id: number, over: Record<string, unknown> = {}) => ({
   key: `sk-secret-${id}`,
   ...over,
 });
-const channel = (id: number, over: Record<string, unknown> = {}) => ({ id, name: `ch${id}`, priority: 10, status: 1, ...over });
+const channel = (id: number, over: Record<string, unknown> = {}) => ({ id, name: `ch${id}`, priority: 10, status: 1, models: ['gpt-4o'], ...over });
 
 /** A one-api/new-api log row; created_at inside RANGE unless told otherwise. */
 const aLog = (id: number, over: Record<string, unknown> = {}) => ({

@@ -43,7 +43,7 @@ describe('headers', () => {
       .matchHeader('authorization', `Bearer ${TOKEN}`)
       .matchHeader('new-api-user', '42')
       .reply(200, ok(aChannel));
-    await expect(make().getChannel(7)).resolves.toEqual(aChannel);
+    await expect(make().getChannel(7)).resolves.toEqual({ ...aChannel, models: [] });
   });
 
   it('sends no New-Api-User without a user id', async () => {
@@ -60,9 +60,9 @@ describe('getChannel', () => {
   it('drops the clear-text key one-hub sends and reads a null priority as 0', async () => {
     api()
       .get('/api/channel/7')
-      .reply(200, ok({ ...aChannel, priority: null, key: 'sk-upstream-secret', models: 'gpt-4o', weight: 1 }));
+      .reply(200, ok({ ...aChannel, priority: null, key: 'sk-upstream-secret', models: 'gpt-4o, ,o1', weight: 1 }));
     const ch = await make({ flavor: 'one-hub' }).getChannel(7);
-    expect(ch).toEqual({ id: 7, name: 'free-tier', priority: 0, status: 1 });
+    expect(ch).toEqual({ id: 7, name: 'free-tier', priority: 0, status: 1, models: ['gpt-4o', 'o1'] });
     expect(JSON.stringify(ch)).not.toContain('sk-upstream-secret');
   });
 });
@@ -131,7 +131,7 @@ describe('retries', () => {
     const logger = pino({ level: 'warn' }, { write: (s: string) => lines.push(s) });
     const results: string[] = [];
     const client = make({ logger, onRequest: (route, result) => results.push(`${route} ${result}`) });
-    await expect(client.getChannel(7)).resolves.toEqual(aChannel);
+    await expect(client.getChannel(7)).resolves.toEqual({ ...aChannel, models: [] });
     expect(sleeps).toEqual([2000]);
     expect(client.requestCount).toBe(2);
     expect(results).toEqual(['GET /api/channel/:id rate-limited', 'GET /api/channel/:id ok']);

@@ -99,7 +99,7 @@ describe('ingest', () => {
       ranges,
       requestCount: 0,
       listChannels: async () => [],
-      getChannel: async () => ({ id: 1, name: '', priority: 0, status: 1 }),
+      getChannel: async () => ({ id: 1, name: '', priority: 0, status: 1, models: [] }),
       setPriority: async () => undefined,
       fetchConsumeLogs: async (r) => {
         ranges.push(r);
