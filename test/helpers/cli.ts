@@ -1,8 +1,8 @@
 import { afterEach } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { tempDir } from './temp.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -46,7 +46,7 @@ export function finished(child: ChildProcess & { out: () => string; err: () => s
 
 /** A temp dir with the shipped example config, optionally overridden. */
 export async function configDir(files: { channels?: string; priorities?: string } = {}): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'qp-config-'));
+  const dir = await tempDir('qp-config-');
   for (const name of ['channels', 'priorities'] as const) {
     const target = join(dir, `${name}.yaml`);
     if (files[name] !== undefined) await writeFile(target, files[name]!);
@@ -55,7 +55,7 @@ export async function configDir(files: { channels?: string; priorities?: string 
   return dir;
 }
 
-export const stateDir = () => mkdtemp(join(tmpdir(), 'qp-state-'));
+export const stateDir = () => tempDir('qp-state-');
 
 /** Polls until `pred` holds or the time runs out. */
 export async function waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {

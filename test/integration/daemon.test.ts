@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { events, finished, startCli, useCleanup, waitFor } from '../helpers/cli.js';
+import { itWith } from '../helpers/tools.js';
 import { DEEPSEEK, TZ, world } from '../helpers/world.js';
 import { startSimulator } from '../../src/sim/simulator.js';
 import { demoChannels } from '../../src/cli/commands/demo.js';
@@ -15,21 +15,8 @@ const t = useCleanup();
 const has = (c: Child, msg: string) => () => events(c.out()).some((e) => e.msg === msg);
 const count = (c: Child, msg: string) => events(c.out()).filter((e) => e.msg === msg).length;
 
-/**
- * Debian's libfaketime, preloaded straight into node (not through the `faketime` wrapper, which would neither
- * forward SIGTERM nor let us see node's own exit code).
- */
-function libfaketime(): string | undefined {
-  return readdirSync('/usr/lib', { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => `/usr/lib/${d.name}/faketime/libfaketime.so.1`)
-    .find((p) => existsSync(p));
-}
-
 describe('quota-pilot run (the daemon as a child process)', () => {
-  it('under faketime at 02:19:50 Asia/Shanghai: demotes, then the 02:20 reset brings the channel back', async () => {
-    const lib = libfaketime();
-    expect(lib).toBeDefined(); // .ci/run installs Debian's faketime
+  itWith('faketime', 'under faketime at 02:19:50 Asia/Shanghai: demotes, then the 02:20 reset brings the channel back', async (lib) => {
     const w = await world();
     t.add(() => w.sim.close());
     // Yesterday evening's traffic used up DeepSeek's free quota in the window that started 2026-11-23 02:20.
@@ -37,7 +24,7 @@ describe('quota-pilot run (the daemon as a child process)', () => {
     for (let i = 0; i < 20; i++) w.sim.addLog({ created_at: evening + i * 60, channel: 1, model_name: DEEPSEEK, prompt_tokens: 50_000, completion_tokens: 45_000 });
     w.sim.channels.find((c) => c.id === 3)!.priority = 70; // a manual change, to be undone by the reset
     const fakeNow = DateTime.fromISO('2026-11-24T02:19:50', { zone: TZ }).toUTC().toFormat('yyyy-MM-dd HH:mm:ss');
-    child = t.start(['run', '--interval', '600'], { ...w.env, TZ: 'UTC', LD_PRELOAD: lib!, FAKETIME: `@${fakeNow}`, FAKETIME_DONT_RESET: '1' });
+    child = t.start(['run', '--interval', '600'], { ...w.env, TZ: 'UTC', LD_PRELOAD: lib, FAKETIME: `@${fakeNow}`, FAKETIME_DONT_RESET: '1' });
 
     await waitFor(() => w.priorities()['volc-deepseek'] === 10, 8000, 'the demotion at 02:19:5x');
     expect(w.priorities()['volc-glm']).toBe(70);

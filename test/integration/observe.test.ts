@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { events, finished, startCli, useCleanup, waitFor } from '../helpers/cli.js';
+import { needTool } from '../helpers/tools.js';
 import { DEEPSEEK, logs, world } from '../helpers/world.js';
 
 type Child = ReturnType<typeof startCli>;
@@ -28,7 +29,7 @@ async function receiver() {
 }
 
 describe('run: metrics, health and alerts', () => {
-  it('serves /metrics that promtool accepts, /healthz, and sends each alert once', async () => {
+  it('serves /metrics (that promtool accepts), /healthz, and sends each alert once', async () => {
     const w = await world({ logs: [...logs(1, DEEPSEEK, 40, 47_000), ...logs(3, 'GLM-4-7-251222', 20, 100_000)] });
     t.add(() => w.sim.close());
     const hook = await receiver();
@@ -50,9 +51,11 @@ describe('run: metrics, health and alerts', () => {
     expect(metrics).toMatch(/quota_pilot_budget_used_tokens\{[^}]*budget="volc-deepseek\/DeepSeek-V3-2-251201"[^}]*\} 1880000/);
     expect(metrics).toMatch(/quota_pilot_channel_priority\{[^}]*name="volc-deepseek"[^}]*\} 10/);
     expect(metrics).toMatch(/quota_pilot_cycles_total\{outcome="ok"\} 1/);
-    const check = spawnSync('promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
-    expect(check.stdout + check.stderr).toBe('');
-    expect(check.status).toBe(0);
+    const promtool = needTool('promtool', 'the promtool lint of the daemon\'s /metrics');
+    if (promtool) {
+      const check = spawnSync(promtool, ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+      expect([check.status, check.stdout, check.stderr]).toEqual([0, '', '']);
+    }
 
     const health = await fetch(`${base}/healthz`);
     expect(health.status).toBe(200);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
@@ -127,5 +127,6 @@ describe('journald levels', () => {
     expect(isJournal(fd, { JOURNAL_STREAM: `${st.dev}:${st.ino + 1}` })).toBe(false);
     expect(isJournal(fd, {})).toBe(false);
     closeSync(fd);
+    unlinkSync(join(tmpdir(), `qp-journal-${process.pid}`));
   });
 });
