@@ -121,6 +121,7 @@ function toBudget(b: BudgetDraft, resetAt: string): Budget {
     warnAt: b.warnAt!,
     demoteAt: b.demoteAt!,
     source: b.at.channel,
+    ...(b.at.model && { modelSource: b.at.model }),
   };
 }
 

@@ -1,4 +1,6 @@
 import { createNotifier } from '../../alerts/notifier.js';
+import { dashboardReport, dashboardRoutes, type DashboardDeps } from '../../dashboard/routes.js';
+import { CycleWatch } from '../../dashboard/watch.js';
 import { loadConfig } from '../../config/load.js';
 import { formatIssue } from '../../config/types.js';
 import { healthOf } from '../../metrics/health.js';
@@ -35,9 +37,15 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   if (!Number.isFinite(unreachableMinutes) || unreachableMinutes <= 0)
     throw new EnvError([`ALERT_UNREACHABLE_MINUTES must be a positive number (got "${ctx.env.ALERT_UNREACHABLE_MINUTES}")`]);
   const metrics = createMetrics();
-  const { connection, client, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
+  const { connection, client: oneapi, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
   const notifier = createNotifier({ targets, log: log.child({ component: 'alerts' }) });
-  const daemon = new Daemon({
+  // The dashboard shows what the cycles saw, so a page view sends no request to OneAPI.
+  const watch = new CycleWatch();
+  const client = watch.wrap(oneapi);
+  const startedAt = systemClock.now();
+  const health = () => healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter });
+  const board: DashboardDeps = { config: () => daemon.config, store, watch, health, now: () => systemClock.now(), startedAt };
+  const daemon: Daemon = new Daemon({
     client,
     store,
     log,
@@ -46,19 +54,22 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     reloadConfig: () => loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env) }),
     intervalSec: opts.interval,
     dryRun: !!opts.dryRun,
-    onCycle: (r) => metrics.recordCycle(r, systemClock.now()),
-    notify: (e) => notifier.send(e),
+    onCycle: (r) => {
+      metrics.recordCycle(r, systemClock.now());
+      watch.onCycle(r, systemClock.now(), !!opts.dryRun);
+      dashboardReport(board, 7).then(
+        (report) => metrics.recordDays(report),
+        (err: unknown) => log.error({ err }, 'daily totals failed'),
+      );
+    },
+    notify: (e) => {
+      notifier.send(e);
+      watch.onAlert(e);
+    },
     unreachableMinutes,
   });
-  const startedAt = systemClock.now();
   let server: HttpServer | null = null;
-  if (listen)
-    server = await startHttpServer({
-      ...listen,
-      metrics,
-      log,
-      health: () => healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter }),
-    });
+  if (listen) server = await startHttpServer({ ...listen, metrics, log, health, routes: dashboardRoutes(board) });
   log.info(
     { flavor: connection.flavor, baseUrl: connection.baseUrl, intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', alertTargets: targets.map((t) => t.name) },
     'quota-pilot started',
