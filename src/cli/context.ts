@@ -65,7 +65,7 @@ export function context(opts: GlobalOptions, logFd: 1 | 2): Context {
 
 /** Loads both YAML files; throws ConfigError (exit 78) on any error, before any request is sent. */
 export async function configOrThrow(ctx: Context): Promise<{ config: Config; warnings: ConfigIssue[] }> {
-  const loaded = await loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env) });
+  const loaded = await loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env), cacheDir: ctx.stateDir });
   const errors = loaded.issues.filter((i) => i.severity === 'error');
   if (errors.length || !loaded.config) throw new ConfigError(errors);
   return { config: loaded.config, warnings: loaded.issues.filter((i) => i.severity === 'warning') };

@@ -91,7 +91,19 @@ const globals = (cmd: Command) =>
     .option('--config-dir <dir>', 'where channels.yaml, priorities.yaml and .env are (default: $QUOTA_PILOT_CONFIG_DIR, else .)')
     .option('--state-dir <dir>', 'where state.json is kept (default: $STATE_DIRECTORY, else ./state)');
 
-const exitWith = (p: Promise<number>) => p.then((code) => process.exit(code), fail);
+/**
+ * Exits once stdout and stderr have been written out: on a pipe (`status --json | jq`) Node writes asynchronously,
+ * and process.exit() would cut a large output short.
+ */
+function exitAfterFlush(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => --pending === 0 && process.exit(code);
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+const exitWith = (p: Promise<number>) => p.then(exitAfterFlush, fail);
 
 globals(program.command('run'))
   .description('run the daemon: a cycle every interval and the nightly reset')

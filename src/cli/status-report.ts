@@ -1,9 +1,10 @@
 import type { Config } from '../config/types.js';
-import type { Channel } from '../oneapi/types.js';
+import type { Channel, Flavor } from '../oneapi/types.js';
 import { decide } from '../policy/decide.js';
 import { formatRefProblem, resolveRefs, type Resolution } from '../policy/resolve.js';
 import { rememberedChannels, type State } from '../state/store.js';
 import { layoutFor, layoutSignature } from '../usage/buckets.js';
+import { MODEL_SOURCE } from '../usage/rows.js';
 import { project } from '../usage/burn.js';
 import { formatLocal, nextOccurrence } from '../usage/windows.js';
 import { SYSTEM_STATE_DIR } from './context.js';
@@ -21,6 +22,7 @@ export function statusReport(
   state: State,
   live: { channels: Channel[] } | { error: string },
   nowMs: number,
+  flavor: Flavor,
   stateFile: StateFileInfo,
 ) {
   const oneapiError = 'error' in live ? live.error : undefined;
@@ -39,6 +41,8 @@ export function statusReport(
       channel: b.channelId ?? b.budget.channel,
       name: p?.name ?? String(b.budget.channel),
       model: b.budget.model ?? null,
+      /** The log field a per-model budget is matched on (free allowances are per upstream model). */
+      modelField: b.budget.model ? MODEL_SOURCE[flavor] : null,
       window: b.budget.window,
       windowStart: formatLocal(b.window.start, config.timezone),
       used: b.used,
@@ -74,6 +78,8 @@ export function statusReport(
     lastCycle: state.lastCycle,
     lastSuccessAt: state.lastSuccessAt,
     nextReset: nextOccurrence(config.reset.at, config.reset.timezone, nowMs),
+    flavor,
+    modelField: MODEL_SOURCE[flavor],
     problems: resolution.problems.map(formatRefProblem),
     budgets,
     channels: channelRows,
@@ -115,6 +121,7 @@ export function renderStatus(r: StatusReport, config: Config): string {
     `last cycle:  ${r.lastCycle ? `${formatLocal(r.lastCycle.at, tz)} ${r.lastCycle.ok ? 'ok' : `FAILED: ${r.lastCycle.error}`}` : 'none'}`,
     `last good:   ${r.lastSuccessAt ? formatLocal(r.lastSuccessAt, tz) : 'never'}`,
     `next reset:  ${formatLocal(r.nextReset, config.reset.timezone)}`,
+    ...(r.budgets.some((b) => b.model) ? [`models:      per-model budgets matched on ${r.modelField} (${r.flavor} logs)`] : []),
     `state:       ${stateLine(r.stateFile)}`,
     ...r.problems.map((p) => `problem:     ${p}`),
   ].join('\n');

@@ -4,6 +4,7 @@ import { isScalar, isSeq } from 'yaml';
 import type { Node } from 'yaml';
 import type { Flavor } from '../oneapi/types.js';
 import { entries, isUnreadable, join, readYaml, scalar, type Entry, type FileText, type YamlFile } from './parse.js';
+import { cachedConfig } from './cache.js';
 import * as r from './rules.js';
 import type { BudgetDraft, Draft } from './rules.js';
 import type { Budget, Config, ConfigIssue, DefaultPriority } from './types.js';
@@ -167,9 +168,11 @@ async function readText(path: string): Promise<FileText> {
 }
 
 /** Reads and validates `<dir>/channels.yaml` and `<dir>/priorities.yaml`. Never throws for a bad config. */
-export async function loadConfig(dir: string, opts?: { flavor?: Flavor }): Promise<LoadedConfig> {
+export async function loadConfig(dir: string, opts?: { flavor?: Flavor; cacheDir?: string }): Promise<LoadedConfig> {
   const cPath = joinPath(dir, 'channels.yaml');
   const pPath = joinPath(dir, 'priorities.yaml');
   const [cText, pText] = await Promise.all([readText(cPath), readText(pPath)]);
-  return parseTexts(cPath, cText, pPath, pText, opts);
+  const parse = () => parseTexts(cPath, cText, pPath, pText, opts);
+  if (!opts?.cacheDir || typeof cText !== 'string' || typeof pText !== 'string') return parse();
+  return cachedConfig(opts.cacheDir, [cPath, cText, pPath, pText, opts.flavor ?? ''], parse);
 }

@@ -160,11 +160,14 @@ export const warnAtNotAboveDemoteAt: Rule = (d) =>
   });
 
 export const noDuplicateBudgets: Rule = (d) => {
-  const seen: BudgetDraft[] = [];
+  // A map, not a scan per budget: configs with thousands of budgets exist.
+  const seen = new Map<string, BudgetDraft>();
   return (d.budgets ?? []).flatMap((b) => {
     if (b.channel === undefined || b.window === undefined) return [];
-    const first = seen.find((s) => sameRef(s.channel, b.channel) && s.model === b.model && s.window === b.window);
-    seen.push(b);
+    // Names and ids never match each other (7 is an id, "7" a name), so the key keeps the type.
+    const key = `${typeof b.channel}:${b.channel}\u0000${b.model ?? ''}\u0000${b.window}`;
+    const first = seen.get(key);
+    if (!first) seen.set(key, b);
     if (!first) return [];
     const what = `${show(b.channel)}${b.model ? ` model ${b.model}` : ''} (${b.window})`;
     const message = `duplicate budget: ${first.path} (line ${first.at.channel.line}) already budgets ${what}`;

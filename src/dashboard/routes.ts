@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/types.js';
+import type { Flavor } from '../oneapi/types.js';
 import { statusReport, type StatusReport } from '../cli/status-report.js';
 import { reportFromState } from '../report/from-state.js';
 import type { DailyReport } from '../report/daily.js';
@@ -10,6 +11,7 @@ import type { CycleWatch } from './watch.js';
 /** What the dashboard reads: the running config, the state file, what the cycles saw, the health verdict. */
 export interface DashboardDeps {
   config: () => Config;
+  flavor: Flavor;
   store: StateStore;
   watch: CycleWatch;
   health: () => { ok: boolean; body: Record<string, unknown> };
@@ -33,7 +35,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export async function dashboardStatus(d: DashboardDeps): Promise<StatusReport> {
   const exists = existsSync(d.store.path);
   const state = await d.store.load();
-  return statusReport(d.config(), state, d.watch.live(), d.now(), { path: d.store.path, exists });
+  return statusReport(d.config(), state, d.watch.live(), d.now(), d.flavor, { path: d.store.path, exists });
 }
 
 /** The same object `report --json --days N` prints. */

@@ -7,9 +7,16 @@ export interface HealthInput {
   nowMs: number;
   /** Failed cycles in a row that make the daemon unhealthy (N, 3 by default in the daemon). */
   failThreshold: number;
+  /** No successful cycle for this long (since start, before the first) is unhealthy too: a cycle stuck or crawling. */
+  staleAfterMs: number;
 }
 
-export type HealthStatus = 'starting' | 'ok' | 'failing';
+export type HealthStatus = 'starting' | 'ok' | 'failing' | 'stale';
+
+/** How old the last success may be: a few poll intervals, and never less than 5 minutes (a 429 back-off lasts 3.5). */
+export function staleAfterMs(intervalSec: number): number {
+  return Math.max(3 * intervalSec, 300) * 1000;
+}
 
 /** The default number of failed cycles in a row after which /healthz answers 503. */
 export const DEFAULT_FAIL_THRESHOLD = 3;
@@ -18,11 +25,14 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 /**
  * Pure health verdict for /healthz: ok before the first cycle (starting) and while cycles succeed; not ok once the
- * last `failThreshold` cycles have all failed. A single failed cycle (OneAPI restarting) is not worth a page.
+ * last `failThreshold` cycles have all failed (a single failed cycle, OneAPI restarting, is not worth a page), or once
+ * the last success (or the start) is older than `staleAfterMs`: a daemon whose cycles never finish protects nothing.
  */
 export function healthOf(s: HealthInput): { ok: boolean; body: Record<string, unknown> } {
   const threshold = Math.max(1, s.failThreshold);
-  const status: HealthStatus = s.lastCycle === null ? 'starting' : s.consecutiveFailures >= threshold ? 'failing' : 'ok';
+  const stale = s.nowMs - (s.lastSuccessAt ?? s.startedAt) > s.staleAfterMs;
+  const status: HealthStatus =
+    s.lastCycle !== null && s.consecutiveFailures >= threshold ? 'failing' : stale ? 'stale' : s.lastCycle === null ? 'starting' : 'ok';
   const body: Record<string, unknown> = {
     status,
     uptimeSeconds: Math.max(0, Math.floor((s.nowMs - s.startedAt) / 1000)),
@@ -31,7 +41,8 @@ export function healthOf(s: HealthInput): { ok: boolean; body: Record<string, un
     lastSuccessAt: iso(s.lastSuccessAt),
     consecutiveFailures: s.consecutiveFailures,
     failThreshold: threshold,
+    staleAfterSeconds: Math.round(s.staleAfterMs / 1000),
     lastError: s.lastCycle && !s.lastCycle.ok ? (s.lastCycle.error ?? 'unknown error') : null,
   };
-  return { ok: status !== 'failing', body };
+  return { ok: status === 'ok' || status === 'starting', body };
 }

@@ -88,12 +88,23 @@ export function createMetrics(): Metrics {
   });
   const lastSuccess = new Gauge({ name: 'quota_pilot_last_success_timestamp_seconds', help: 'Unix time of the last successful cycle (0 before the first).', registers });
   const failures = new Gauge({ name: 'quota_pilot_consecutive_failures', help: 'Cycles failed in a row since the last success.', registers });
+  const skew = new Gauge({ name: 'quota_pilot_oneapi_clock_skew_seconds', help: "OneAPI's clock (its Date header) minus quota-pilot's, at the last usage read.", registers });
+  const rowsCounted = new Counter({ name: 'quota_pilot_log_rows_counted_total', help: 'Consume-log rows counted into usage.', registers });
+  const rowsSkipped = new Counter({
+    name: 'quota_pilot_log_rows_skipped_total',
+    help: 'Consume-log rows skipped as impossible (negative, fractional, absurd or missing counts, unknown type), by field.',
+    labelNames: ['field'],
+    registers,
+  });
+  const throttled = new Counter({ name: 'quota_pilot_rate_limit_wait_seconds_total', help: "Time spent waiting for quota-pilot's own rate cap and 429 back-off.", registers });
 
   // Counters start at 0 for every known label value, so rate() and absence alerts work from the first scrape.
   for (const outcome of ['ok', 'failed']) cycles.inc({ outcome }, 0);
   for (const direction of CHANGE_DIRECTIONS) changes.inc({ direction }, 0);
   failures.set(0);
   lastSuccess.set(0);
+  rowsCounted.inc(0);
+  throttled.inc(0);
   let failedInRow = 0;
 
   function recordBudgets(budgets: BudgetStatus[]): void {
@@ -128,6 +139,12 @@ export function createMetrics(): Metrics {
       failedInRow = result.ok ? 0 : failedInRow + 1;
       failures.set(failedInRow);
       if (result.ok) lastSuccess.set(Math.floor(nowMs / 1000));
+      throttled.inc(result.throttledMs / 1000);
+      if (result.ingest) {
+        skew.set(result.ingest.skewSec);
+        rowsCounted.inc(result.ingest.counted);
+        for (const [field, n] of Object.entries(result.ingest.rejected)) rowsSkipped.inc({ field }, n);
+      }
       // A cycle that failed before deciding keeps the last known budgets and channels rather than blanking them.
       if (result.decision) {
         recordBudgets(result.decision.budgets);

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { consumeLogsIn, flavorApi, uniqueChannels } from './flavors.js';
+import { flavorApi, toChannel, uniqueChannels } from './flavors.js';
 import { createHttp } from './http.js';
-import { channelRow, ignored, splitModels } from './schemas.js';
-import type { Channel, Flavor, OneApiClient, TimeRange } from './types.js';
+import { readLogs } from './log-reader.js';
+import { channelRow, ignored } from './schemas.js';
+import type { Channel, Flavor, LogQuery, LogReadOptions, OneApiClient } from './types.js';
 
 /** How to reach one OneAPI-family server. */
 export interface ClientOptions {
@@ -11,7 +12,7 @@ export interface ClientOptions {
   /** The token owner's id; sent as New-Api-User, which classic new-api requires. */
   userId?: number;
   flavor: Flavor;
-  /** Default 120; a token bucket with a burst of 10 (one-api's own limit is 480 per 180 s per IP). */
+  /** Default: the flavor's (see defaultRateLimit); a token bucket with a burst of a tenth of it. */
   maxRequestsPerMinute?: number;
   /** Default 15000, per request. */
   timeoutMs?: number;
@@ -29,9 +30,16 @@ export interface ClientOptions {
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Requests per minute quota-pilot allows itself by default: about 85% of each flavor's own admin limit per client
+ * IP (one-api 480, one-hub 300, new-api 180 — raised to 360 in later releases — per 180 s), leaving room for the
+ * admin UI behind the same IP.
+ */
+export const DEFAULT_RATE_LIMIT: Record<Flavor, number> = { 'one-api': 136, 'new-api': 51, 'one-hub': 85 };
+
 /** A OneApiClient for one flavor; every failure is thrown as a OneApiError that never contains the token. */
 export function createClient(opts: ClientOptions): OneApiClient {
-  const maxRequestsPerMinute = opts.maxRequestsPerMinute ?? 120;
+  const maxRequestsPerMinute = opts.maxRequestsPerMinute ?? DEFAULT_RATE_LIMIT[opts.flavor] ?? 120;
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const retries = opts.retries ?? 3;
   if (!(maxRequestsPerMinute > 0)) throw new TypeError('maxRequestsPerMinute must be > 0');
@@ -55,6 +63,11 @@ export function createClient(opts: ClientOptions): OneApiClient {
     get requestCount() {
       return http.requestCount;
     },
+    get throttledMs() {
+      return http.throttledMs;
+    },
+    serverClock: () => http.serverClock(),
+    close: () => http.close(),
 
     async listChannels(): Promise<Channel[]> {
       return uniqueChannels(await api.listChannels(http));
@@ -68,7 +81,7 @@ export function createClient(opts: ClientOptions): OneApiClient {
         route: 'GET /api/channel/:id',
         schema: channelRow,
       });
-      return { id: row.id, name: row.name, priority: row.priority, status: row.status, models: splitModels(row.models) };
+      return toChannel(row);
     },
 
     async setPriority(id: number, priority: number): Promise<void> {
@@ -79,11 +92,12 @@ export function createClient(opts: ClientOptions): OneApiClient {
       await http.request({ method: 'PUT', path: '/api/channel/', body: { id, priority }, schema: ignored });
     },
 
-    async fetchConsumeLogs(range: TimeRange) {
-      assertInt('range.start', range.start);
-      assertInt('range.end', range.end);
-      if (range.end < range.start) throw new RangeError(`empty time range: ${range.start} > ${range.end}`);
-      return consumeLogsIn(await api.fetchLogs(http, range), range);
+    readLogs(q: LogQuery, onPage: (rows: unknown[]) => void, readOpts?: LogReadOptions) {
+      assertInt('range.start', q.start);
+      assertInt('range.end', q.end);
+      if (q.channel !== undefined) assertInt('channel', q.channel);
+      if (q.end < q.start) throw new RangeError(`empty time range: ${q.start} > ${q.end}`);
+      return readLogs(opts.flavor, http, q, onPage, readOpts);
     },
   };
 }

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import axios from 'axios';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -19,7 +21,10 @@ export interface HttpOptions {
   onRequest?: (endpoint: string, result: string) => void;
 }
 
-/** One call: the concrete path, an optional metrics label, and the schema `data` must match. */
+/**
+ * One call: the concrete path, an optional metrics label, and how `data` is checked: a zod schema, or for hot paths
+ * (log pages) a plain function that checks the page's shape once and returns it or throws a message.
+ */
 export interface RequestSpec<T> {
   method: 'GET' | 'PUT';
   path: string;
@@ -27,18 +32,32 @@ export interface RequestSpec<T> {
   route?: string;
   params?: Record<string, string | number | boolean>;
   body?: unknown;
-  schema: z.ZodType<T>;
+  schema?: z.ZodType<T>;
+  check?: (data: unknown) => T;
 }
 
 /** Sends requests with auth, rate limit, retries and envelope checks; every failure is a clean OneApiError. */
 export interface Http {
   request<T>(spec: RequestSpec<T>): Promise<T>;
   readonly requestCount: number;
+  /** ms spent waiting for the rate limiter and in back-off after a 429. */
+  readonly throttledMs: number;
+  /** OneAPI's clock from the newest answer with a Date header. */
+  serverClock(): { serverMs: number; localMs: number } | undefined;
+  /** Cancels reads in flight and every wait; a PUT in flight finishes; later requests fail ('cancelled'). */
+  close(): void;
 }
 
-const BURST = 10;
 const FIRST_BACKOFF_MS = 500;
 const MAX_DELAY_MS = 30_000;
+/**
+ * OneAPI's admin limiters count requests per client IP over 180 s windows; after a 429 only waiting lets the window
+ * drain, so back-off starts at 30 s and doubles (30 + 60 + 120 s outlasts one window) unless Retry-After says.
+ */
+const RATE_LIMIT_BACKOFF_MS = 30_000;
+const MAX_RATE_LIMIT_DELAY_MS = 180_000;
+/** Pages are fetched a few at a time at most; more sockets would only queue at the rate limiter. */
+const MAX_SOCKETS = 4;
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: OneApiError; retryAfterMs?: number };
 
@@ -52,20 +71,43 @@ export function createHttp(opts: HttpOptions): Http {
   // Classic new-api refuses admin calls without it; newer new-api and the other flavors ignore it.
   if (opts.userId !== undefined) headers['New-Api-User'] = String(opts.userId);
 
+  // One instance, one keep-alive agent: no TLS or TCP set-up per page, no proxy lookup, no redirects to follow
+  // (an admin API that redirects is misconfigured, and following it would resend the token elsewhere).
+  const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS };
   const ax = axios.create({
     baseURL: opts.baseUrl.replace(/\/+$/, ''),
     timeout: opts.timeoutMs,
     headers,
+    httpAgent: new http.Agent(agentOptions),
+    httpsAgent: new https.Agent(agentOptions),
+    proxy: false,
+    maxRedirects: 0,
     // Every status is classified by `interpret`, and the body is parsed there, so axios never throws on a
     // status and never half-parses JSON.
     validateStatus: () => true,
     responseType: 'text',
     transformResponse: [(data: unknown) => data],
   });
-  const limiter = createRateLimiter(opts.maxRequestsPerMinute, BURST, opts.now, opts.sleep);
+  // A burst of a tenth of a minute's allowance (at least 5): a cycle's first pages go out at once.
+  const burst = Math.max(5, Math.ceil(opts.maxRequestsPerMinute / 10));
+  const limiter = createRateLimiter(opts.maxRequestsPerMinute, burst, opts.now, opts.sleep);
   const token = opts.accessToken;
   const scrub = (s: string): string => (token ? s.split(token).join('[redacted]') : s);
   let count = 0;
+  let backoffMs = 0;
+  let clock: { serverMs: number; localMs: number } | undefined;
+  const stopper = new AbortController();
+  const cancelled = (endpoint: string) => new OneApiError(`request to OneAPI cancelled (${endpoint}): quota-pilot is stopping`, 'cancelled', endpoint);
+  /** Waits for `p` unless the client is closed first. */
+  const unlessClosed = <T>(p: Promise<T>, endpoint: string): Promise<T> => {
+    const signal = stopper.signal;
+    if (signal.aborted) return Promise.reject(cancelled(endpoint));
+    return new Promise<T>((resolve, reject) => {
+      const stop = () => reject(cancelled(endpoint));
+      signal.addEventListener('abort', stop, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+    });
+  };
 
   async function attempt<T>(spec: RequestSpec<T>, endpoint: string): Promise<Outcome<T>> {
     let res;
@@ -76,9 +118,11 @@ export function createHttp(opts: HttpOptions): Http {
         params: spec.params,
         data: spec.body,
         // axios' own timeout is a socket idle timeout; a server that trickles bytes needs a hard deadline too.
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        // A read is also cut short when the client closes; a write is left to finish, so its outcome is known.
+        signal: spec.method === 'GET' ? AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), stopper.signal]) : AbortSignal.timeout(opts.timeoutMs),
       });
     } catch (e) {
+      if (stopper.signal.aborted) return { ok: false, error: cancelled(endpoint) };
       // No response at all. The axios error holds config.headers (the token): keep only its code.
       const code = (e as { code?: unknown }).code;
       const why =
@@ -90,42 +134,72 @@ export function createHttp(opts: HttpOptions): Http {
       const message = `OneAPI at ${origin} unreachable on ${endpoint}: ${why}`;
       return { ok: false, error: new OneApiError(message, 'unreachable', endpoint) };
     }
+    const date = Date.parse(String(res.headers.date ?? ''));
+    // The header has whole seconds, truncated: half a second is the better guess of the instant it was sent.
+    if (Number.isFinite(date)) clock = { serverMs: date + 500, localMs: opts.now() };
     const body = typeof res.data === 'string' ? res.data : '';
     const answer = interpret({ status: res.status, body }, endpoint, scrub);
     if (!answer.ok) return { ok: false, error: answer.error, retryAfterMs: retryAfter(res.headers['retry-after']) };
-    const parsed = spec.schema.safeParse(answer.data);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length > 0 ? `data.${issue.path.join('.')}` : 'data';
-      const msg = `OneAPI answered ${endpoint} with an unexpected shape at ${where}: ${issue?.message ?? 'invalid'}`;
+    const shaped = checkShape(spec, answer.data);
+    if (!shaped.ok) {
+      const msg = `OneAPI answered ${endpoint} with an unexpected shape at ${shaped.why}`;
       return { ok: false, error: new OneApiError(scrub(msg), 'bad-response', endpoint, res.status) };
     }
-    return { ok: true, value: parsed.data };
+    return { ok: true, value: shaped.value };
   }
 
   return {
     get requestCount() {
       return count;
     },
+    get throttledMs() {
+      return limiter.waitedMs + backoffMs;
+    },
+    serverClock: () => clock,
+    close: () => stopper.abort(),
     async request<T>(spec: RequestSpec<T>): Promise<T> {
       const endpoint = `${spec.method} ${spec.path}`;
       const route = spec.route ?? endpoint;
       for (let n = 0; ; n++) {
-        await limiter.acquire();
+        await unlessClosed(limiter.acquire(), endpoint);
         count++;
         const out = await attempt(spec, endpoint);
         opts.onRequest?.(route, out.ok ? 'ok' : out.error.kind);
         if (out.ok) return out.value;
         if (!out.error.retryable || n >= opts.retries) throw out.error;
-        const delayMs = Math.min(out.retryAfterMs ?? FIRST_BACKOFF_MS * 2 ** n, MAX_DELAY_MS);
+        const limited = out.error.kind === 'rate-limited';
+        const delayMs = limited
+          ? Math.min(out.retryAfterMs ?? RATE_LIMIT_BACKOFF_MS * 2 ** n, MAX_RATE_LIMIT_DELAY_MS)
+          : Math.min(out.retryAfterMs ?? FIRST_BACKOFF_MS * 2 ** n, MAX_DELAY_MS);
+        if (limited) {
+          // Our own pace was too fast for this server: no burst after the pause either.
+          limiter.drain();
+          backoffMs += delayMs;
+        }
         opts.logger?.warn(
           { endpoint, attempt: n + 1, delayMs, kind: out.error.kind, status: out.error.status },
           'oneapi request retry',
         );
-        await opts.sleep(delayMs);
+        await unlessClosed(opts.sleep(delayMs), endpoint);
       }
     },
   };
+}
+
+function checkShape<T>(spec: RequestSpec<T>, data: unknown): { ok: true; value: T } | { ok: false; why: string } {
+  if (spec.check) {
+    try {
+      return { ok: true, value: spec.check(data) };
+    } catch (e) {
+      return { ok: false, why: (e as Error).message };
+    }
+  }
+  if (!spec.schema) return { ok: true, value: data as T };
+  const parsed = spec.schema.safeParse(data);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issue = parsed.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `data.${issue.path.join('.')}` : 'data';
+  return { ok: false, why: `${where}: ${issue?.message ?? 'invalid'}` };
 }
 
 /** Retry-After in seconds (the only form OneAPI's limiters could send); anything else falls back to back-off. */

@@ -55,17 +55,6 @@ class Collector<R> {
   }
 }
 
-/** one-api: `p` is 0-based, pages hold 10 rows, `data` is a plain array; stop on a short page. */
-export async function pageOneApi<T extends z.ZodType>(http: Http, path: string, params: Params, row: T, limits = LIMITS) {
-  const out = new Collector<z.output<T>>(path);
-  for (let p = 0; p < limits.maxPages; p++) {
-    const page = await http.request({ method: 'GET', path, params: { ...params, p }, schema: plainPage(row) });
-    out.add(page);
-    if (page.length < ONE_API_PAGE_SIZE) return out.rows;
-  }
-  throw tooManyPages(path, limits);
-}
-
 /**
  * new-api, both generations. Classic code answers a plain array and counts `p` from 0; newer code answers
  * {items, total, page, page_size}, counts from 1 and clamps p=0 to 1 (common.GetPageQuery). So the first request

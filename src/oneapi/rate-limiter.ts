@@ -1,6 +1,10 @@
 /** Takes one token per request; waits (through the injected sleep) when the bucket is empty. */
 export interface RateLimiter {
   acquire(): Promise<void>;
+  /** Empties the bucket (after a 429: the server's window is full, so no burst either). */
+  drain(): void;
+  /** Total ms callers have waited for a token. */
+  readonly waitedMs: number;
 }
 
 /**
@@ -17,6 +21,7 @@ export function createRateLimiter(
   let tokens = burst;
   let last = now();
   let queue: Promise<void> = Promise.resolve();
+  let waitedMs = 0;
 
   const refill = (): void => {
     const t = now();
@@ -29,7 +34,9 @@ export function createRateLimiter(
   const take = async (): Promise<void> => {
     refill();
     if (tokens < 1) {
-      await sleep(Math.ceil((1 - tokens) / perMs));
+      const ms = Math.ceil((1 - tokens) / perMs);
+      waitedMs += ms;
+      await sleep(ms);
       refill();
     }
     tokens -= 1;
@@ -39,6 +46,13 @@ export function createRateLimiter(
     acquire() {
       queue = queue.then(take, take);
       return queue;
+    },
+    drain() {
+      refill();
+      tokens = Math.min(tokens, 0);
+    },
+    get waitedMs() {
+      return waitedMs;
     },
   };
 }

@@ -17,20 +17,6 @@ export const channelRow = z.object({
 /** one-hub's channel row: also the tag its list collapses on. */
 export const oneHubChannelRow = channelRow.extend({ tag: z.string().nullish() });
 
-/** A log row from one-api or new-api: the channel id is in `channel`. */
-export const logRow = z.object({
-  id: int,
-  type: int,
-  created_at: int,
-  channel: int,
-  model_name: z.string(),
-  prompt_tokens: int,
-  completion_tokens: int,
-});
-
-/** A log row from one-hub: the id is in `channel_id`; `channel` is a preloaded object and is ignored. */
-export const oneHubLogRow = logRow.omit({ channel: true }).extend({ channel_id: int });
-
 // Go serialises an empty slice that was never allocated as null; it means "no rows" here.
 const rows = <T extends z.ZodType>(row: T) => z.array(row).nullable().transform((r) => r ?? []);
 
@@ -64,6 +50,7 @@ export const tagList = <T extends z.ZodType>(row: T) =>
 /** Answers whose data is not used (the PUT echoes the channel, key included: it is never read). */
 export const ignored = z.unknown();
 
+/** Model names the channel serves (OneAPI's comma-separated `models`), trimmed, empty entries dropped. */
 export function splitModels(s: string | null | undefined): string[] {
   return (s ?? '').split(',').map((m) => m.trim()).filter(Boolean);
 }

@@ -14,21 +14,42 @@ export interface Channel {
   models: string[];
 }
 
-/** One consume (type 2) log row, normalised across flavors. */
-export interface ConsumeLog {
-  id: number;
-  /** Unix seconds. */
-  createdAt: number;
-  channelId: number;
-  modelName: string;
-  promptTokens: number;
-  completionTokens: number;
-}
-
 /** Closed time range in unix seconds, inclusive at both ends (as OneAPI's filters are). */
 export interface TimeRange {
   start: number;
   end: number;
+}
+
+/** A consume-log query: a range of OneAPI's created_at, optionally one channel (each flavor's channel filter). */
+export interface LogQuery extends TimeRange {
+  channel?: number;
+}
+
+/** How a log read went: pages fetched, and the size of the result set when the server said (or estimated it). */
+export interface LogReadStats {
+  pages: number;
+  rows: number;
+  /** True when `onFirst` declined after the first request: no row was delivered. */
+  declined: boolean;
+  /** Rows in the query's result set, from the server's total (new-api, one-hub) or the one-api estimate. */
+  total?: number;
+}
+
+export interface LogReadOptions {
+  /**
+   * Called once after the first request, before any row is delivered, with how many rows are still to come (exact
+   * where the server gives a total, estimated on one-api, undefined when unknown) and the rows of that first answer
+   * as a sample; returning false stops the read there.
+   */
+  onFirst?: (remaining: number | undefined, sample: unknown[]) => boolean;
+  /** one-api only: try the newest-100 search first (it serves a small all-channel read in one request). */
+  tryRecent?: boolean;
+}
+
+/** OneAPI's clock as last seen in a response's Date header, beside ours at that moment. */
+export interface ServerClock {
+  serverMs: number;
+  localMs: number;
 }
 
 /** Everything the daemon needs from OneAPI. The only code that speaks HTTP implements it. */
@@ -39,11 +60,24 @@ export interface OneApiClient {
   getChannel(id: number): Promise<Channel>;
   /** PUT /api/channel/ with a body of exactly {id, priority}. */
   setPriority(id: number, priority: number): Promise<void>;
-  /** Every consume log with created_at in range, across all pages; throws if any page fails. */
-  fetchConsumeLogs(range: TimeRange): Promise<ConsumeLog[]>;
+  /**
+   * Streams the raw rows of consume logs in `q`, newest first, page by page, to `onPage` (rows are not checked:
+   * the caller quarantines bad ones). Throws if any page fails; rows already delivered must then be discarded.
+   */
+  readLogs(q: LogQuery, onPage: (rows: unknown[]) => void, opts?: LogReadOptions): Promise<LogReadStats>;
+  /** OneAPI's clock from the most recent answer that carried a Date header. */
+  serverClock(): ServerClock | undefined;
+  /**
+   * Stops the client for good: reads in flight and every wait (rate limiter, back-off) end at once with a
+   * 'cancelled' error, a write in flight finishes, and later calls fail. The daemon calls it on SIGTERM.
+   */
+  close(): void;
   /** HTTP requests sent so far (retries included). */
   readonly requestCount: number;
+  /** Milliseconds spent waiting for the rate limiter (including back-off after 429). */
+  readonly throttledMs: number;
 }
+
 
 export type OneApiErrorKind =
   | 'auth' // token refused, missing New-Api-User, insufficient role
@@ -51,7 +85,8 @@ export type OneApiErrorKind =
   | 'rate-limited' // HTTP 429
   | 'server' // HTTP 5xx
   | 'rejected' // success:false for a reason other than auth, or a 4xx
-  | 'bad-response'; // a body that does not have the expected shape
+  | 'bad-response' // a body that does not have the expected shape
+  | 'cancelled'; // the client was closed (the daemon is stopping)
 
 /** A failed OneAPI call: what was called, how it failed, and whether trying again may help. */
 export class OneApiError extends Error {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
+import { DEFAULT_RATE_LIMIT } from '../oneapi/client.js';
 import { FLAVORS, type Flavor } from '../oneapi/types.js';
 
 /** How to reach OneAPI, from the environment (a systemd EnvironmentFile or <config-dir>/.env). */
@@ -56,7 +57,7 @@ export function readConnection(env: Record<string, string | undefined>): Connect
   if (!(FLAVORS as readonly string[]).includes(flavor)) problems.push(`ONEAPI_FLAVOR must be one of ${FLAVORS.join(', ')} (got "${flavor}")`);
   const userId = optionalInt(env, 'ONEAPI_USER_ID', problems);
   if (flavor === 'new-api' && userId === undefined) problems.push("ONEAPI_USER_ID is required for new-api (the token owner's numeric user id)");
-  const rpm = optionalInt(env, 'ONEAPI_RATE_LIMIT', problems) ?? 120;
+  const rpm = optionalInt(env, 'ONEAPI_RATE_LIMIT', problems) ?? DEFAULT_RATE_LIMIT[flavor as Flavor] ?? 120;
   const timeout = optionalInt(env, 'ONEAPI_TIMEOUT', problems) ?? 15;
   if (problems.length) throw new EnvError(problems);
   return { baseUrl, accessToken, userId, flavor: flavor as Flavor, maxRequestsPerMinute: rpm, timeoutMs: timeout * 1000 };

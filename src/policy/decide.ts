@@ -1,8 +1,8 @@
 import type { Budget, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import type { Memory } from '../state/store.js';
-import { sumUsage, type Bucket } from '../usage/buckets.js';
-import { currentWindow, lastOccurrence, type Window } from '../usage/windows.js';
+import { UsageIndex, type Bucket } from '../usage/buckets.js';
+import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
 import type { Resolution } from './resolve.js';
 
 export type BudgetState = 'ok' | 'warning' | 'exhausted' | 'unresolved';
@@ -63,13 +63,15 @@ export function usageSummary(s: BudgetStatus): string {
 /** Measures every budget in its current window. */
 export function measureBudgets(input: Omit<DecideInput, 'memory' | 'channels'>): BudgetStatus[] {
   const { config, resolution, buckets, nowMs } = input;
+  const windows = windowsFor(config.budgets, config.timezone, nowMs);
+  const index = new UsageIndex(buckets);
   return config.budgets.map((budget) => {
-    const window = currentWindow(budget, config.timezone, nowMs);
+    const window = windows.get(budget.key)!;
     const channelId = resolution.ids.get(budget.channel) ?? null;
     const { tokens, requests } =
       channelId === null
         ? { tokens: 0, requests: 0 }
-        : sumUsage(buckets, { channel: channelId, model: budget.model, from: window.start, to: window.end });
+        : index.sum({ channel: channelId, model: budget.model, from: window.start, to: window.end });
     const ratio = tokens / budget.freeTokens;
     const state: BudgetState =
       channelId === null ? 'unresolved' : ratio >= budget.demoteAt ? 'exhausted' : ratio >= budget.warnAt ? 'warning' : 'ok';

@@ -2,17 +2,18 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { detectEvents } from '../events/detect.js';
 import type { AlertEvent } from '../events/types.js';
-import type { OneApiClient } from '../oneapi/types.js';
+import type { Flavor, OneApiClient } from '../oneapi/types.js';
 import { decide, usageSummary, type Decision } from '../policy/decide.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
 import type { Memory, State, StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
-import { ingest } from '../usage/ingest.js';
+import { ingest, type IngestStats } from '../usage/ingest.js';
 import { formatLocal } from '../usage/windows.js';
 import { applyChanges, diff, type ApplyResult, type Change } from './apply.js';
 
 export interface CycleDeps {
   client: OneApiClient;
+  flavor: Flavor;
   config: Config;
   store: StateStore;
   log: Logger;
@@ -36,8 +37,12 @@ export interface CycleResult {
   changes: Change[];
   applied: Change[];
   failed: ApplyResult['failed'];
-  /** Log rows read this cycle. */
+  /** Log rows counted this cycle. */
   fetched: number;
+  /** How the usage read went (absent when the cycle failed before or during it). */
+  ingest?: IngestStats;
+  /** ms spent waiting for the rate limiter this cycle. */
+  throttledMs: number;
   /** HTTP requests this cycle. */
   requests: number;
   durationMs: number;
@@ -55,18 +60,22 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
   const { client, config, store, log } = deps;
   const started = Date.now();
   const requestsBefore = client.requestCount;
+  const throttledBefore = client.throttledMs;
   const state = await store.load();
   const memory = opts.memory ?? state.memory;
-  const result: CycleResult = { ok: false, problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, durationMs: 0, memory, events: [] };
+  const result: CycleResult = { ok: false, problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, throttledMs: 0, durationMs: 0, memory, events: [] };
   try {
     const channels = await client.listChannels();
     state.channelNames = Object.fromEntries(channels.map((c) => [c.id, c.name]));
     const resolution = resolveRefs(config, channels);
     result.problems = resolution.problems;
-    const read = await ingest(client, state.usage, config, opts.nowMs);
+    const named = [...new Set(resolution.ids.values())].sort((a, b) => a - b);
+    const read = await ingest(state.usage, { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log });
     state.usage = read.usage;
-    result.fetched = read.fetched;
-    log.debug({ fetched: read.fetched, added: read.added, watermark: read.usage.watermark }, 'usage read');
+    result.fetched = read.stats.counted;
+    result.ingest = read.stats;
+    const { rejected, coldChannels, ...readStats } = read.stats;
+    log.debug({ ...readStats, rejected: Object.keys(rejected).length ? rejected : undefined, coldChannels: coldChannels.length ? coldChannels : undefined, watermark: read.usage.watermark }, 'usage read');
 
     const decision = decide({ config, resolution, channels, buckets: read.usage.buckets, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
     result.decision = decision;
@@ -97,6 +106,7 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
     result.error = err as Error;
   }
   result.requests = client.requestCount - requestsBefore;
+  result.throttledMs = client.throttledMs - throttledBefore;
   result.durationMs = Date.now() - started;
   const nowSec = Math.floor(opts.nowMs / 1000);
   state.lastCycle = { at: nowSec, ok: result.ok, durationMs: result.durationMs, changes: result.applied.length, error: result.error?.message };

@@ -4,7 +4,7 @@ import { formatIssue, type Config } from '../config/types.js';
 import { OutageTracker } from '../events/outage.js';
 import type { AlertEvent } from '../events/types.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { OneApiClient } from '../oneapi/types.js';
+import type { Flavor, OneApiClient } from '../oneapi/types.js';
 import type { Clock } from '../platform/clock.js';
 import { formatRefProblem } from '../policy/resolve.js';
 import { runCycle, type CycleResult } from '../reconcile/cycle.js';
@@ -13,6 +13,7 @@ import { nextOccurrence, formatLocal } from '../usage/windows.js';
 
 export interface DaemonDeps {
   client: OneApiClient;
+  flavor: Flavor;
   store: StateStore;
   log: Logger;
   clock: Clock;
@@ -75,9 +76,13 @@ export class Daemon {
     this.trigger();
   }
 
-  /** Stops timers and waits for the cycle in flight (which saves state). */
+  /**
+   * Stops timers, cancels the cycle's reads in flight (a long backfill must not hold up systemd's stop: nothing is
+   * written on a partial read, and the next start goes on from the saved cursor) and waits for the cycle to save.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.deps.client.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.task?.destroy();
@@ -145,7 +150,12 @@ export class Daemon {
       for (const p of result.problems) log.error({ channel: p.ref, problem: formatRefProblem(p) }, 'channel reference problem');
       this.problems = problems;
     }
+    if (this.stopped && (result.error as { kind?: string } | undefined)?.kind === 'cancelled') {
+      log.info({ durationMs: result.durationMs }, 'cycle cancelled: stopping');
+      return;
+    }
     const events = [...result.events];
+    this.reportSlow(result);
     if (result.ok) {
       events.push(...this.outage.succeeded(nowSec));
       if (this.failures > 0) log.info({ after: this.failures }, 'cycle recovered');
@@ -166,6 +176,23 @@ export class Daemon {
     }
     this.deps.onCycle?.(result);
     if (!this.deps.dryRun) for (const ev of events) this.deps.notify?.(ev);
+  }
+
+  /** A cycle longer than the interval means usage is read late: say so, with what the time went on. */
+  private reportSlow(r: CycleResult): void {
+    const intervalMs = this.deps.intervalSec * 1000;
+    if (r.durationMs <= intervalMs) return;
+    const pages = r.ingest?.pages ?? 0;
+    const cause =
+      r.throttledMs > r.durationMs / 2
+        ? `waited ${Math.round(r.throttledMs / 1000)} s for the rate cap (ONEAPI_RATE_LIMIT) or OneAPI's 429 back-off`
+        : pages > 0 && r.requests > 0
+          ? `read ${pages} log pages (${r.fetched} rows counted, ${r.ingest?.mode} mode); OneAPI took ${Math.round(r.durationMs / r.requests)} ms a request`
+          : 'OneAPI answered slowly';
+    this.deps.log.warn(
+      { durationMs: r.durationMs, intervalSec: this.deps.intervalSec, requests: r.requests, pages, throttledMs: r.throttledMs, coldChannels: r.ingest?.coldChannels.length || undefined, cause },
+      'cycle slower than the interval',
+    );
   }
 
   private scheduleReset(): void {

@@ -1,5 +1,3 @@
-import type { SimLog } from './types.js';
-
 /** A slice of a result set: where it starts, how long it is, and the page number echoed back. */
 export interface Page {
   page: number;
@@ -49,11 +47,17 @@ export function slice<T>(rows: T[], page: Page): T[] {
 
 /** SQL LIKE ('%' any run, '_' one character), case-insensitive as on MySQL and SQLite. */
 export function like(value: string, pattern: string): boolean {
+  return likeMatcher(pattern)(value);
+}
+
+/** A compiled SQL LIKE pattern, for matching many values. */
+export function likeMatcher(pattern: string): (value: string) => boolean {
   const source = pattern
     .split('')
     .map((ch) => (ch === '%' ? '.*' : ch === '_' ? '.' : ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
     .join('');
-  return new RegExp(`^${source}$`, 'is').test(value);
+  const re = new RegExp(`^${source}$`, 'is');
+  return (value) => re.test(value);
 }
 
 /**
@@ -84,32 +88,4 @@ function compare(a: unknown, b: unknown): number {
 /** Newest first, as every flavor orders logs and channels by default. */
 export function byIdDesc<T extends { id?: number }>(rows: readonly T[]): T[] {
   return [...rows].sort((a, b) => (b.id ?? 0) - (a.id ?? 0));
-}
-
-/** The log filters the list endpoints share. A zero or empty filter is not applied, as in the servers. */
-export interface LogFilter {
-  type: number;
-  start: number;
-  end: number;
-  channel: number;
-  modelName: string;
-  /** new-api matches model_name with LIKE; the others with '='. */
-  modelLike: boolean;
-  username: string;
-  tokenName: string;
-}
-
-/** Applies a LogFilter; start and end are inclusive on created_at. */
-export function filterLogs(logs: readonly SimLog[], f: LogFilter): SimLog[] {
-  return logs.filter(
-    (log) =>
-      (f.type === 0 || (log.type ?? 2) === f.type) &&
-      (f.start === 0 || log.created_at >= f.start) &&
-      (f.end === 0 || log.created_at <= f.end) &&
-      (f.channel === 0 || log.channel === f.channel) &&
-      (f.modelName === '' ||
-        (f.modelLike ? like(log.model_name, f.modelName) : log.model_name === f.modelName)) &&
-      (f.username === '' || (log.username ?? 'root') === f.username) &&
-      (f.tokenName === '' || (log.token_name ?? 'default') === f.tokenName),
-  );
 }

@@ -1,11 +1,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Flavor } from '../oneapi/types.js';
+import { LogIndex } from './log-index.js';
 import { fail } from './render.js';
+import { PriorityRouter } from './router.js';
 import { matchRoute } from './routes.js';
-import type { Fault, Reply, SimChannel, SimLog, SimRequest, Simulator, SimulatorOptions } from './types.js';
+import type { Fault, Reply, RoutedRequest, SimChannel, SimLog, SimRequest, Simulator, SimulatorOptions } from './types.js';
 
-export type { Fault, SimChannel, SimLog, SimRequest, Simulator, SimulatorOptions } from './types.js';
+export type { Fault, RoutedRequest, RoutingOptions, SimChannel, SimLog, SimRequest, Simulator, SimulatorOptions } from './types.js';
+export { defaultRequestId } from './log-order.js';
 
 /** The access token a simulator accepts unless told otherwise (32 characters, like OneAPI's). */
 export const DEFAULT_SIM_TOKEN = 'sim-token-0123456789abcdef0123456';
@@ -24,11 +27,15 @@ class HttpSimulator implements Simulator {
   readonly token: string;
   channels: SimChannel[];
   readonly logs: SimLog[] = [];
+  readonly logIndex = new LogIndex(this.logs);
+  readonly logStore: 'sql' | 'clickhouse';
   requests: SimRequest[] = [];
 
   private readonly userId: number;
-  private readonly now: () => number;
-  private readonly rateLimit?: { max: number; windowSec: number };
+  private readonly clock: () => number;
+  private readonly offsetMs: number;
+  private readonly rateLimit?: SimulatorOptions['rateLimit'];
+  private readonly router: PriorityRouter;
   private readonly faults: { fault: Fault; left: number }[] = [];
   private readonly hits: number[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -40,8 +47,12 @@ class HttpSimulator implements Simulator {
     this.flavor = opts.flavor ?? 'one-api';
     this.token = opts.token ?? DEFAULT_SIM_TOKEN;
     this.userId = opts.userId ?? 1;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.now ?? Date.now;
+    this.offsetMs = (opts.clockOffsetSec ?? 0) * 1000;
     this.rateLimit = opts.rateLimit;
+    this.logStore = opts.logStore ?? 'sql';
+    if (this.logStore === 'clickhouse' && this.flavor !== 'new-api') throw new TypeError(`logStore 'clickhouse' is new-api only, not ${this.flavor}`);
+    this.router = new PriorityRouter(() => this.channels, opts.routing);
     // Copies, so a test's fixtures are not changed by the simulated PUTs.
     this.channels = (opts.channels ?? []).map((c) => ({ ...c }));
     this.addLogs(opts.logs ?? []);
@@ -61,11 +72,30 @@ class HttpSimulator implements Simulator {
     });
   }
 
+  now(): number {
+    return this.clock() + this.offsetMs;
+  }
+
   addLog(log: SimLog): SimLog {
     const stored = { ...log, id: log.id ?? this.nextLogId };
     this.nextLogId = Math.max(this.nextLogId, stored.id + 1);
     this.logs.push(stored);
+    this.logIndex.added(stored);
     return stored;
+  }
+
+  route(model: string, req: RoutedRequest): number | undefined {
+    const channel = this.router.pick(model, req.at);
+    if (channel === undefined) return undefined;
+    this.addLog({
+      ...req.log,
+      created_at: Math.floor(req.at),
+      channel,
+      model_name: model,
+      prompt_tokens: req.promptTokens,
+      completion_tokens: req.completionTokens,
+    });
+    return channel;
   }
 
   addLogs(logs: SimLog[]): void {
@@ -111,17 +141,28 @@ class HttpSimulator implements Simulator {
         await this.sleep(fault.delayMs);
         if (res.destroyed) return;
       } else if (fault) {
-        return send(res, record, fault);
+        return this.send(res, record, fault);
       }
-      if (!this.allowedByRateLimit(record.at)) return send(res, record, { status: 429 });
+      if (!this.allowedByRateLimit(record.at)) return this.send(res, record, this.tooMany());
       const route = matchRoute(this.flavor, method, url.pathname);
-      if (!route) return send(res, record, fail('not found', 404));
+      if (!route) return this.send(res, record, fail('not found', 404));
       const denied = this.checkAuth(req.headers);
-      if (denied) return send(res, record, denied);
-      send(res, record, route.handle({ method, path: url.pathname, query, params: route.params, body, bodyError }, this));
+      if (denied) return this.send(res, record, denied);
+      this.send(res, record, route.handle({ method, path: url.pathname, query, params: route.params, body, bodyError }, this));
     } catch (err) {
-      send(res, record, fail(`simulator error: ${(err as Error).message}`, 500));
+      this.send(res, record, fail(`simulator error: ${(err as Error).message}`, 500));
     }
+  }
+
+  /** Every answer carries OneAPI's clock in its Date header: the client under test reads its read end from it. */
+  private send(res: http.ServerResponse, record: SimRequest, reply: Reply): void {
+    res.sendDate = false;
+    send(res, record, { ...reply, headers: { ...reply.headers, date: new Date(this.now()).toUTCString() } });
+  }
+
+  private tooMany(): Reply {
+    const retryAfter = this.rateLimit?.retryAfterSec;
+    return retryAfter === undefined ? { status: 429 } : { status: 429, headers: { 'retry-after': String(retryAfter) } };
   }
 
   private takeFault(method: string, path: string, query: Record<string, string>): Fault['reply'] | undefined {
@@ -207,13 +248,14 @@ function send(res: http.ServerResponse, record: SimRequest, reply: Reply): void 
   record.status = reply.status;
   if (res.destroyed) return;
   if (reply.body === undefined) {
-    res.writeHead(reply.status, { 'content-length': '0' });
+    res.writeHead(reply.status, { ...reply.headers, 'content-length': '0' });
     res.end();
     return;
   }
   const isText = typeof reply.body === 'string';
   const text = isText ? (reply.body as string) : JSON.stringify(reply.body);
   res.writeHead(reply.status, {
+    ...reply.headers,
     'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
   });

@@ -1,4 +1,5 @@
 import type { Flavor } from '../oneapi/types.js';
+import type { LogIndex } from './log-index.js';
 
 /** A channel as the simulator stores it; each flavor renders it its own way on the way out. */
 export interface SimChannel {
@@ -17,7 +18,10 @@ export interface SimChannel {
   base_url?: string;
 }
 
-/** A log row as the simulator stores it. `channel` is the channel id. */
+/**
+ * A log row as the simulator stores it. `channel` is the channel id. Filters and orders read these typed fields;
+ * `raw` only changes what is rendered.
+ */
 export interface SimLog {
   id?: number;
   /** Unix seconds. */
@@ -25,13 +29,26 @@ export interface SimLog {
   /** Defaults to 2 (consume). */
   type?: number;
   channel: number;
+  /** What the flavor logs: the mapped upstream name on one-api/one-hub, the requested alias on new-api. */
   model_name: string;
+  /** new-api only: the upstream model, rendered as `upstream_model_name` inside `other` when set. */
+  upstream_model?: string;
   prompt_tokens: number;
   completion_tokens: number;
   token_name?: string;
   username?: string;
   quota?: number;
   content?: string;
+  /**
+   * Rendered by one-api and new-api (one-hub has no such column). Defaults to a stable value derived from
+   * `id` and `created_at` (see defaultRequestId), so every read of a row shows the same request_id.
+   */
+  request_id?: string;
+  /**
+   * Merged over the rendered row, for hostile data: `{prompt_tokens: '12'}`, `{type: 9}`. A key whose value is
+   * undefined removes that field from the row. Filters and order still use the typed fields.
+   */
+  raw?: Record<string, unknown>;
 }
 
 /** One request the simulator received, with the status it answered (0 when the socket was dropped). */
@@ -73,10 +90,45 @@ export interface SimulatorOptions {
   logs?: SimLog[];
   /** Defaults to 0 (any free port). */
   port?: number;
-  /** Past `max` requests in any `windowSec` window: HTTP 429 with an empty body, like OneAPI's global limiter. */
-  rateLimit?: { max: number; windowSec: number };
-  /** ms clock for request timestamps and the rate-limit window. Defaults to Date.now. */
+  /**
+   * Past `max` requests in any `windowSec` window: HTTP 429 with an empty body, like OneAPI's global limiter.
+   * With `retryAfterSec`, the 429 also carries `Retry-After: <retryAfterSec>` (new-api since 2026-07).
+   */
+  rateLimit?: { max: number; windowSec: number; retryAfterSec?: number };
+  /**
+   * OneAPI's ms clock: request timestamps, the rate-limit window and the HTTP `Date` header of every answer.
+   * Defaults to Date.now. A skewed server is `now: () => Date.now() + offsetMs`, or use `clockOffsetSec`.
+   */
   now?: () => number;
+  /** Added to `now()` (seconds; negative = OneAPI's clock behind ours). Defaults to 0. */
+  clockOffsetSec?: number;
+  /**
+   * new-api only. 'clickhouse' mimics a ClickHouse log store (upstream since 2026-06): logs are ordered
+   * `created_at desc, request_id desc` and each row's `id` is rewritten to its position in the result
+   * (offset + i + 1), so ids repeat on every read; request_id stays stable. Defaults to 'sql'.
+   */
+  logStore?: 'sql' | 'clickhouse';
+  /** The priority router behind `route()`: how OneAPI's channel cache refreshes. */
+  routing?: RoutingOptions;
+}
+
+/** OneAPI's routing cache: refreshed from `channels` at instants phaseSec + k * cacheSec (unix seconds). */
+export interface RoutingOptions {
+  /** Refresh period in seconds; 0 (the default) routes from live channel data. */
+  cacheSec?: number;
+  /** Offset of the refresh grid, in seconds. Defaults to 0. */
+  phaseSec?: number;
+  /** Seed of the tie-breaking random choice among channels of equal priority. Defaults to 1. */
+  seed?: number;
+}
+
+/** One routed request: its token counts and when it was served (unix seconds, may be fractional). */
+export interface RoutedRequest {
+  promptTokens: number;
+  completionTokens: number;
+  at: number;
+  /** Extra fields for the consume log written (e.g. upstream_model, token_name). */
+  log?: Partial<Omit<SimLog, 'channel' | 'created_at' | 'prompt_tokens' | 'completion_tokens'>>;
 }
 
 /** A running OneAPI simulator. */
@@ -87,12 +139,23 @@ export interface Simulator {
   readonly token: string;
   /** Live: tests may read and mutate it (an operator editing a channel by hand). */
   channels: SimChannel[];
-  readonly logs: SimLog[];
+  /** Every stored log, in the order added. Add logs only through addLog/addLogs (the read views are indexed). */
+  readonly logs: readonly SimLog[];
   /** Every request received, in order. Clear with `requests.length = 0`. */
   requests: SimRequest[];
   /** Stores a log, giving it the next id unless it has one; returns the stored row. */
   addLog(log: SimLog): SimLog;
   addLogs(logs: SimLog[]): void;
+  /** OneAPI's clock (ms), as sent in the Date header: the `now` option plus `clockOffsetSec`. */
+  now(): number;
+  /**
+   * Routes one request as OneAPI would: among enabled channels whose `models` lists `model`, those with the
+   * highest priority as seen by the routing cache (see RoutingOptions), one at random among ties. Appends a
+   * consume log stamped `at` on the chosen channel and returns its id; undefined (and no log) when none serves
+   * the model. Time is passed in, so a bench can simulate a day in milliseconds; the cache refreshes lazily,
+   * at the first route() at or after each refresh instant, from the channels as they are then.
+   */
+  route(model: string, req: RoutedRequest): number | undefined;
   /** Queues a fault; the first matching fault answers, and its `times` counts down. */
   fail(fault: Fault): void;
   clearFaults(): void;
@@ -117,11 +180,15 @@ export interface RouteRequest {
 export interface Reply {
   status: number;
   body?: unknown;
+  headers?: Record<string, string>;
 }
 
 /** The live data the routes read and write. */
 export interface SimState {
   readonly flavor: Flavor;
   channels: SimChannel[];
-  readonly logs: SimLog[];
+  readonly logs: readonly SimLog[];
+  /** Indexed, cached views of `logs` for the list endpoints. */
+  readonly logIndex: LogIndex;
+  readonly logStore: 'sql' | 'clickhouse';
 }

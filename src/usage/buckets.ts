@@ -1,6 +1,5 @@
 import { DateTime } from 'luxon';
 import type { Config } from '../config/types.js';
-import type { ConsumeLog } from '../oneapi/types.js';
 import { atLocal } from './windows.js';
 
 /**
@@ -35,50 +34,123 @@ export function layoutSignature(l: BucketLayout): string {
   return `${l.timezone}|${l.boundaries.join(',')}`;
 }
 
-/** Cuts logs into buckets; remembers each local day's boundaries, since computing them is the costly part. */
-export class Bucketer {
-  private days = new Map<string, { day: string; starts: number[] }>();
+/**
+ * Finds the bucket of an instant. Each local day's boundaries are computed once (the costly, time-zone part) and
+ * kept in one sorted list, so a row costs a binary search, not a date conversion.
+ */
+export class BucketClock {
+  private starts: number[] = [];
+  private days: string[] = [];
+  private known = new Set<string>();
 
   constructor(private readonly layout: BucketLayout) {}
 
-  /** Finds the bucket start and local day of a unix-second instant. */
+  /** The start of the bucket holding `sec`, and its local day. */
   locate(sec: number): { day: string; start: number } {
-    const local = DateTime.fromSeconds(sec, { zone: this.layout.timezone });
-    const day = local.toISODate()!;
-    let entry = this.days.get(day);
-    if (!entry) {
-      const midnight = local.startOf('day');
-      const starts = this.layout.boundaries.map((b) =>
-        b === '00:00' ? midnight.toSeconds() : atLocal(midnight, b).toSeconds(),
-      );
-      entry = { day, starts: starts.map(Math.floor).sort((a, b) => a - b) };
-      this.days.set(day, entry);
+    let i = this.search(sec);
+    // Known days may form separate runs: a gap longer than any bucket means the day of `sec` is not known yet.
+    if (i < 0 || i === this.starts.length - 1 || this.starts[i + 1] - this.starts[i] > MAX_BUCKET_SEC) {
+      this.addDaysAround(sec);
+      i = this.search(sec);
     }
-    let start = entry.starts[0];
-    for (const s of entry.starts) if (s <= sec) start = s;
-    return { day, start };
+    return { day: this.days[i], start: this.starts[i] };
   }
 
-  /** Adds logs into `buckets` (mutated in place, through the index). */
-  add(buckets: Bucket[], logs: ConsumeLog[]): void {
-    const index = new Map(buckets.map((b) => [keyOf(b.channel, b.model, b.start), b]));
-    for (const log of logs) {
-      const { day, start } = this.locate(log.createdAt);
-      const key = keyOf(log.channelId, log.modelName, start);
-      let b = index.get(key);
-      if (!b) {
-        b = { channel: log.channelId, model: log.modelName, day, start, tokens: 0, requests: 0 };
-        index.set(key, b);
-        buckets.push(b);
-      }
-      b.tokens += log.promptTokens + log.completionTokens;
-      b.requests += 1;
+  /** Sorted bucket starts from the one holding `from` up to `to` (the database source groups rows by them). */
+  startsBetween(from: number, to: number): number[] {
+    for (let t = from; t <= to + 86_400; t += 43_200) this.locate(t);
+    const first = Math.max(0, this.search(from));
+    return this.starts.slice(first, this.search(to) + 1);
+  }
+
+  private search(sec: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.starts[mid] <= sec) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
     }
+    return found;
+  }
+
+  /** Adds the local day of `sec` and its neighbours, so the search always has the next boundary too. */
+  private addDaysAround(sec: number): void {
+    const local = DateTime.fromSeconds(sec, { zone: this.layout.timezone }).startOf('day');
+    for (const d of [local.minus({ days: 1 }), local, local.plus({ days: 1 })]) {
+      const day = d.toISODate()!;
+      if (this.known.has(day)) continue;
+      this.known.add(day);
+      for (const b of this.layout.boundaries) {
+        const start = Math.floor((b === '00:00' ? d.startOf('day') : atLocal(d, b)).toSeconds());
+        this.starts.push(start);
+        this.days.push(day);
+      }
+    }
+    const order = this.starts.map((_, i) => i).sort((a, b) => this.starts[a] - this.starts[b]);
+    this.starts = order.map((i) => this.starts[i]);
+    this.days = order.map((i) => this.days[i]);
   }
 }
 
-function keyOf(channel: number, model: string, start: number): string {
-  return `${channel}\u0000${model}\u0000${start}`;
+/** The longest a bucket can be: a whole 25-hour day (DST fall-back) with no boundary but midnight. */
+const MAX_BUCKET_SEC = 26 * 3600;
+
+const keyOf = (channel: number, model: string, start: number) => `${channel}\u0000${model}\u0000${start}`;
+const seriesKey = (channel: number, model: string) => `${channel}\u0000${model}`;
+
+/**
+ * Adds tokens to the bucket of (channel, model, start) in `buckets` (an array the caller owns), creating the bucket
+ * or replacing it with an updated copy: bucket objects may be shared with a state the caller may still keep.
+ */
+export class BucketAdder {
+  private index: Map<string, number>;
+
+  constructor(private readonly buckets: Bucket[]) {
+    this.index = new Map(buckets.map((b, i) => [keyOf(b.channel, b.model, b.start), i]));
+  }
+
+  add(channel: number, model: string, at: { day: string; start: number }, tokens: number, requests: number): void {
+    const key = keyOf(channel, model, at.start);
+    const i = this.index.get(key);
+    if (i === undefined) {
+      this.index.set(key, this.buckets.length);
+      this.buckets.push({ channel, model, day: at.day, start: at.start, tokens, requests });
+      return;
+    }
+    const b = this.buckets[i];
+    this.buckets[i] = { ...b, tokens: b.tokens + tokens, requests: b.requests + requests };
+  }
+}
+
+/** Buckets grouped per (channel, model) and per channel, built once a cycle so each budget sums only its own. */
+export class UsageIndex {
+  private series = new Map<string, Bucket[]>();
+  private byChannel = new Map<number, Bucket[]>();
+
+  constructor(buckets: Bucket[]) {
+    for (const b of buckets) {
+      const k = seriesKey(b.channel, b.model);
+      (this.series.get(k) ?? this.series.set(k, []).get(k)!).push(b);
+      (this.byChannel.get(b.channel) ?? this.byChannel.set(b.channel, []).get(b.channel)!).push(b);
+    }
+  }
+
+  /** Tokens and requests of a channel (and model, if given) in buckets that start within [from, to). */
+  sum(q: { channel: number; model?: string; from: number; to: number }): { tokens: number; requests: number } {
+    const list = (q.model === undefined ? this.byChannel.get(q.channel) : this.series.get(seriesKey(q.channel, q.model))) ?? [];
+    let tokens = 0;
+    let requests = 0;
+    for (const b of list) {
+      if (b.start < q.from || b.start >= q.to) continue;
+      tokens += b.tokens;
+      requests += b.requests;
+    }
+    return { tokens, requests };
+  }
 }
 
 /** Tokens and requests of a channel (and model, if given) in buckets that start within [from, to). */
@@ -86,13 +158,5 @@ export function sumUsage(
   buckets: Bucket[],
   q: { channel: number; model?: string; from: number; to: number },
 ): { tokens: number; requests: number } {
-  let tokens = 0;
-  let requests = 0;
-  for (const b of buckets) {
-    if (b.channel !== q.channel || b.start < q.from || b.start >= q.to) continue;
-    if (q.model !== undefined && b.model !== q.model) continue;
-    tokens += b.tokens;
-    requests += b.requests;
-  }
-  return { tokens, requests };
+  return new UsageIndex(buckets).sum(q);
 }

@@ -1,103 +1,213 @@
 import { DateTime } from 'luxon';
+import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
-import type { ConsumeLog, OneApiClient, TimeRange } from '../oneapi/types.js';
-import { Bucketer, layoutFor, layoutSignature, type Bucket } from './buckets.js';
-import { currentWindow } from './windows.js';
+import type { Flavor, LogQuery, OneApiClient } from '../oneapi/types.js';
+import { BucketClock, layoutFor, layoutSignature, type Bucket } from './buckets.js';
+import { Fold } from './fold.js';
+import { windowsFor } from './windows.js';
 
-/** Aggregated usage kept in state: no raw log rows, only buckets and what is needed to read on incrementally. */
+/** Where the API reader stands. Times are OneAPI's clock (its created_at), except where said. */
+export interface ApiCursor {
+  /** Every row of a channel in `channels` with created_at ≤ readTo has been read. */
+  readTo: number;
+  /** Channel id -> the first LOCAL instant (unix s) counted for it. A channel not here is read from scratch. */
+  channels: Record<string, number>;
+  /** [key, created_at] of the rows read within the sweep span of readTo: a row read again is counted once. */
+  recent: Array<[number, number]>;
+  /** When the last safety sweep ran. */
+  sweptAt: number;
+  /** Consume rows per second lately, across the gateway and on the channels read (null: not measured yet). */
+  rates: { all: number | null; named: number | null };
+  /** OneAPI's clock minus ours at the last read, seconds. */
+  skewSec: number;
+}
+
+/** Aggregated usage kept in state: buckets, and what is needed to read on incrementally. No raw rows. */
 export interface UsageState {
   /** Bucket layout the buckets were cut with; a different layout starts over. */
   signature: string;
-  /** Every consume log with created_at in [coveredFrom, watermark] has been counted (unix seconds). */
-  coveredFrom: number | null;
+  /** LOCAL unix seconds up to which usage is counted (what `status` shows); null before the first read. */
   watermark: number | null;
-  /** Ids of counted logs near the watermark (id -> created_at), to count late or repeated rows once. */
-  seen: Record<string, number>;
+  cursor: ApiCursor | null;
   buckets: Bucket[];
 }
 
 export interface IngestOptions {
-  /** Re-read this many seconds before the watermark: OneAPI writes logs after the response, so rows land late. */
-  overlapSec: number;
-  /** Do not read the last few seconds, which may still be filling. */
+  /** Rows stamped in the last few seconds of OneAPI's clock may not be written yet (one-hub writes every 5 s). */
   lagSec: number;
+  /** Every so often the last `sweepSpanSec` are read again, for rows that were written later still. */
+  sweepEverySec: number;
+  sweepSpanSec: number;
   /** Keep daily buckets this long (reports need 35 days). */
   retentionDays: number;
 }
 
-export const DEFAULT_INGEST: IngestOptions = { overlapSec: 300, lagSec: 5, retentionDays: 40 };
+export const DEFAULT_INGEST: IngestOptions = { lagSec: 10, sweepEverySec: 600, sweepSpanSec: 120, retentionDays: 40 };
+
+/** How the cycle's read went, for logs, metrics and the bench. */
+export interface IngestStats {
+  counted: number;
+  seen: number;
+  repeated: number;
+  rejected: Record<string, number>;
+  pages: number;
+  /** OneAPI's clock minus ours, seconds (0 when OneAPI sends no Date header). */
+  skewSec: number;
+  clockSource: 'date-header' | 'local';
+  /** 'all': one read of every channel, filtered here; 'per-channel': one filtered read per channel. */
+  mode: 'all' | 'per-channel' | 'none';
+  swept: boolean;
+  /** Channels read from the start of their windows this cycle (new, or after a config change). */
+  coldChannels: number[];
+}
 
 export function emptyUsage(signature = ''): UsageState {
-  return { signature, coveredFrom: null, watermark: null, seen: {}, buckets: [] };
+  return { signature, watermark: null, cursor: null, buckets: [] };
 }
 
-/** The earliest instant any budget's current window (or today, for reports) needs counted. */
+/** The earliest LOCAL instant any budget's current window (or today, for reports) needs counted. */
 export function neededFrom(config: Config, nowMs: number): number {
   const today = Math.floor(DateTime.fromMillis(nowMs, { zone: config.timezone }).startOf('day').toSeconds());
-  return Math.min(today, ...config.budgets.map((b) => currentWindow(b, config.timezone, nowMs).start));
+  let from = today;
+  for (const w of windowsFor(config.budgets, config.timezone, nowMs).values()) from = Math.min(from, w.start);
+  return from;
 }
 
-/** The log ranges a cycle must read to bring `usage` up to `end`. */
-export function rangesToFetch(usage: UsageState, from: number, end: number, opts: IngestOptions): TimeRange[] {
-  if (usage.watermark === null || usage.coveredFrom === null) return [{ start: from, end }];
-  const ranges: TimeRange[] = [];
-  if (from < usage.coveredFrom) ranges.push({ start: from, end: usage.coveredFrom - 1 });
-  if (end > usage.watermark) ranges.push({ start: Math.max(usage.coveredFrom, usage.watermark - opts.overlapSec), end });
-  return ranges;
+export interface IngestInput {
+  client: OneApiClient;
+  flavor: Flavor;
+  config: Config;
+  /** Channel ids to count: those config names (budgets and defaults). */
+  channels: number[];
+  nowMs: number;
+  log?: Logger;
+  opts?: IngestOptions;
 }
+
+const SKEW_WARN_SEC = 30;
+/** At most this many rejected rows are logged one by one per cycle; the rest are summed up in one line. */
+const MAX_REJECT_LINES = 20;
+const pageSizeOf = (flavor: Flavor) => (flavor === 'one-api' ? 10 : 100);
+const ewma = (old: number | null, x: number) => (old === null ? x : (old + x) / 2);
 
 /**
- * Returns the usage state with `logs` (read for `ranges`, ending at `end`) counted once each, and old buckets
- * pruned. Pure: the caller decides whether to keep it.
+ * Reads what is new since the cursor and counts it. Throws if any read fails, leaving `usage` untouched: no
+ * decision is ever made on partial data. Bad rows are skipped with a warning and never block the cursor.
  */
-export function foldLogs(
-  usage: UsageState,
-  logs: ConsumeLog[],
-  config: Config,
-  p: { from: number; end: number; nowMs: number; opts: IngestOptions },
-): { usage: UsageState; added: number } {
-  const next: UsageState = structuredClone(usage);
-  const fresh = logs.filter((l) => next.seen[l.id] === undefined);
-  const unique = [...new Map(fresh.map((l) => [l.id, l])).values()];
-  new Bucketer(layoutFor(config)).add(next.buckets, unique);
-  for (const l of unique) next.seen[l.id] = l.createdAt;
-
-  next.coveredFrom = Math.min(next.coveredFrom ?? p.from, p.from);
-  next.watermark = Math.max(next.watermark ?? p.end, p.end);
-  const keepSeenFrom = next.watermark - p.opts.overlapSec - p.opts.lagSec;
-  for (const [id, at] of Object.entries(next.seen)) if (at < keepSeenFrom) delete next.seen[id];
-
-  // Prune at a local midnight (always a bucket boundary), never inside a window still in use.
-  const cutoff = Math.min(
-    p.from,
-    Math.floor(
-      DateTime.fromMillis(p.nowMs, { zone: config.timezone }).minus({ days: p.opts.retentionDays }).startOf('day').toSeconds(),
-    ),
-  );
-  if (next.coveredFrom < cutoff) {
-    next.buckets = next.buckets.filter((b) => b.start >= cutoff);
-    next.coveredFrom = cutoff;
-  }
-  return { usage: next, added: unique.length };
-}
-
-/**
- * Reads the consume logs that are new since the last cycle and counts them. Throws if any read fails, leaving
- * `usage` untouched: no decision is ever made on partial data.
- */
-export async function ingest(
-  client: OneApiClient,
-  usage: UsageState,
-  config: Config,
-  nowMs: number,
-  opts: IngestOptions = DEFAULT_INGEST,
-): Promise<{ usage: UsageState; fetched: number; added: number }> {
-  const signature = layoutSignature(layoutFor(config));
+export async function ingest(usage: UsageState, input: IngestInput): Promise<{ usage: UsageState; stats: IngestStats }> {
+  const { client, flavor, config, nowMs, log } = input;
+  const opts = input.opts ?? DEFAULT_INGEST;
+  const layout = layoutFor(config);
+  const signature = layoutSignature(layout);
   const base = usage.signature === signature ? usage : emptyUsage(signature);
-  const end = Math.floor(nowMs / 1000) - opts.lagSec;
-  const from = neededFrom(config, nowMs);
-  const logs: ConsumeLog[] = [];
-  for (const range of rangesToFetch(base, from, end, opts)) logs.push(...(await client.fetchConsumeLogs(range)));
-  const { usage: next, added } = foldLogs(base, logs, config, { from, end, nowMs, opts });
-  return { usage: next, fetched: logs.length, added };
+  const cursor = base.cursor;
+
+  // Read by OneAPI's clock: its created_at stamps are what the range filters compare, whatever ours says.
+  const sc = client.serverClock();
+  const skewSec = sc ? Math.round((sc.serverMs - sc.localMs) / 1000) : 0;
+  const end = Math.floor(nowMs / 1000) + skewSec - opts.lagSec;
+  const fromLocal = neededFrom(config, nowMs);
+  const fromServer = fromLocal + skewSec;
+  const keepFrom = end - opts.sweepSpanSec - opts.lagSec;
+
+  const known = new Set((cursor?.recent ?? []).map(([k]) => k));
+  const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec);
+  const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'none', swept: false, coldChannels: [] };
+  const named = new Set(input.channels);
+  const read = async (q: LogQuery, channels: Set<number>, onFirst?: (left: number | undefined, sample: unknown[]) => boolean, tryRecent = false, accept = q) => {
+    const r = await client.readLogs(q, (rows) => fold.page(rows, accept, channels), { onFirst, tryRecent });
+    stats.pages += r.pages;
+    return r;
+  };
+
+  // Channels new to the cursor, or whose windows now start earlier, are read from their windows' start on their own.
+  const cold: number[] = [];
+  const backfill: Array<{ channel: number; to: number }> = [];
+  for (const c of input.channels) {
+    const from = cursor?.channels[c];
+    if (from === undefined) cold.push(c);
+    else if (from > fromLocal) backfill.push({ channel: c, to: from + skewSec - 1 });
+  }
+  const readEnd = Math.max(end, cursor?.readTo ?? end);
+  for (const c of cold) if (readEnd >= fromServer) await read({ start: fromServer, end: readEnd, channel: c }, new Set([c]));
+  for (const b of backfill) if (b.to >= fromServer) await read({ start: fromServer, end: b.to, channel: b.channel }, new Set([b.channel]));
+  const coldCounted = fold.stats.counted;
+
+  // The channels already followed: only what is new since readTo (plus, now and then, a re-read of the last minutes).
+  const warm = input.channels.filter((c) => cursor?.channels[c] !== undefined);
+  let rates = cursor?.rates ?? { all: null, named: null };
+  const sweep = cursor !== null && end - cursor.sweptAt >= opts.sweepEverySec;
+  if (cursor && warm.length > 0 && end > cursor.readTo) {
+    const size = pageSizeOf(flavor);
+    const pages = (rows: number) => Math.ceil((rows + 1) / size);
+    // Steady reads start right after the cursor; the sweep goes back a little for rows written late. (one-api's
+    // newest-100 search brings late rows along at no cost: they have the newest ids. The fold takes them.)
+    const start = sweep ? Math.max(cursor.readTo - opts.sweepSpanSec + 1, fromServer) : cursor.readTo + 1;
+    const q = { start, end };
+    const span = end - start + 1;
+    const accept = { start: Math.max(cursor.readTo - opts.sweepSpanSec + 1, fromServer), end };
+    const warmSet = new Set(warm);
+    const perChannelCost = (rows: number) => pages(rows / warm.length) * warm.length;
+    // One read of every channel is cheapest when the budgeted channels carry most of the traffic; one read per
+    // channel when they are a small part of a busy gateway. The first answer says which before any row is taken:
+    // how many rows are left (its total, or one-api's newest-100 search) and, from its rows, the budgeted share.
+    // When the last cycles show per-channel reads far cheaper, even that request is saved.
+    const guessAll =
+      rates.all === null || rates.named === null || pages(rates.all * span) <= 4 * perChannelCost(rates.named * span) || sweep;
+    // one-api's count is an estimate from the newest 100 rows' pace: only a clear saving justifies many reads.
+    const slack = flavor === 'one-api' ? 1.5 : 1;
+    const decide = (left: number | undefined, sample: unknown[]) =>
+      left === undefined || Math.ceil(left / size) <= slack * perChannelCost(left * fold.share(sample, q, warmSet));
+    const seenBefore = fold.stats.seen;
+    const all = guessAll ? await read(q, warmSet, decide, flavor === 'one-api', accept) : undefined;
+    if (all && !all.declined) {
+      stats.mode = 'all';
+      rates = { ...rates, all: ewma(rates.all, (fold.stats.seen - seenBefore) / span) };
+    } else {
+      stats.mode = 'per-channel';
+      if (all?.total !== undefined) rates = { ...rates, all: ewma(rates.all, all.total / span) };
+      for (const c of warm) await read({ ...q, channel: c }, new Set([c]));
+    }
+    rates = { ...rates, named: ewma(rates.named, (fold.stats.counted - coldCounted) / span) };
+    stats.swept = sweep;
+  }
+
+  // Every read succeeded: now the sums become the state.
+  const recounted = new Set(cold);
+  const buckets = base.buckets.filter((b) => !(recounted.has(b.channel) && b.start >= fromLocal));
+  fold.commit(buckets);
+  const cutoff = Math.min(fromLocal, Math.floor(DateTime.fromMillis(nowMs, { zone: config.timezone }).minus({ days: opts.retentionDays }).startOf('day').toSeconds()));
+  const kept = buckets.filter((b) => b.start >= cutoff);
+  const channels: Record<string, number> = {};
+  for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, fromLocal);
+  const readTo = Math.max(readEnd, cursor?.readTo ?? readEnd);
+  const recent = new Map((cursor?.recent ?? []).filter(([, at]) => at >= keepFrom));
+  for (const [k, at] of fold.nearKeys) recent.set(k, at);
+
+  Object.assign(stats, fold.stats, { coldChannels: cold });
+  report(log, stats, fold, cursor);
+  const skew = stats.skewSec;
+  return {
+    usage: {
+      signature,
+      watermark: Math.max(base.watermark ?? 0, readTo - skewSec),
+      cursor: { readTo, channels, recent: [...recent], sweptAt: stats.swept || !cursor ? readTo : cursor.sweptAt, rates, skewSec: skew },
+      buckets: kept,
+    },
+    stats,
+  };
+}
+
+function report(log: Logger | undefined, stats: IngestStats, fold: Fold, cursor: ApiCursor | null): void {
+  if (!log) return;
+  for (const r of fold.newlyRejected.slice(0, MAX_REJECT_LINES))
+    log.warn({ id: r.id, channel: r.channel, field: r.field, value: r.value }, 'log row skipped');
+  if (fold.newlyRejected.length > MAX_REJECT_LINES)
+    log.warn({ more: fold.newlyRejected.length - MAX_REJECT_LINES, byField: stats.rejected }, 'more log rows skipped');
+  if (stats.clockSource === 'local' && cursor === null)
+    log.warn({}, "OneAPI sent no Date header: reading by quota-pilot's own clock");
+  // Once when it appears or moves, not every cycle.
+  const before = cursor?.skewSec ?? 0;
+  if (Math.abs(stats.skewSec) >= SKEW_WARN_SEC && (Math.abs(before) < SKEW_WARN_SEC || Math.abs(stats.skewSec - before) >= 10))
+    log.warn({ skewSec: stats.skewSec }, "OneAPI's clock differs from ours; reading by OneAPI's clock");
 }

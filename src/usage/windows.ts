@@ -69,3 +69,27 @@ export function lastOccurrence(at: string, tz: string, nowMs: number): number {
 export function nextOccurrence(at: string, tz: string, nowMs: number): number {
   return currentWindow({ window: 'daily', resetAt: at }, tz, nowMs).end;
 }
+
+/** A budget's window spec, with the key it is known by. */
+export type KeyedSpec = WindowSpec & { key: string };
+
+let memo: { budgets: readonly KeyedSpec[]; tz: string; nowMs: number; windows: Map<string, Window> } | undefined;
+
+/**
+ * Every budget's current window, each distinct (kind, reset time, since) computed once: thousands of budgets share
+ * a handful of windows, and the date maths is the costly part. The last answer is kept, so the ingest and the
+ * policy of one cycle (same budgets, same `now`) share it.
+ */
+export function windowsFor(budgets: readonly KeyedSpec[], tz: string, nowMs: number): Map<string, Window> {
+  if (memo && memo.budgets === budgets && memo.tz === tz && memo.nowMs === nowMs) return memo.windows;
+  const bySpec = new Map<string, Window>();
+  const windows = new Map<string, Window>();
+  for (const b of budgets) {
+    const spec = `${b.window}|${b.resetAt}|${b.since ?? ''}`;
+    let w = bySpec.get(spec);
+    if (!w) bySpec.set(spec, (w = currentWindow(b, tz, nowMs)));
+    windows.set(b.key, w);
+  }
+  memo = { budgets, tz, nowMs, windows };
+  return windows;
+}

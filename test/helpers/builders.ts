@@ -1,5 +1,6 @@
 import type { Budget, Config, DefaultPriority } from '../../src/config/types.js';
-import type { Channel, ConsumeLog } from '../../src/oneapi/types.js';
+import type { Channel } from '../../src/oneapi/types.js';
+import { BucketAdder, BucketClock, type Bucket, type BucketLayout } from '../../src/usage/buckets.js';
 import type { Memory } from '../../src/state/store.js';
 
 const src = { file: 'channels.yaml', line: 1, col: 1 };
@@ -28,9 +29,30 @@ export function aChannel(c: Partial<Channel> & { id: number }): Channel {
   return { name: `ch-${c.id}`, priority: 0, status: 1, models: [], ...c };
 }
 
+/** A counted log, as the tests of buckets and reports think of it. */
+export interface TestLog {
+  createdAt: number;
+  channelId: number;
+  modelName: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export function aLog(l: Partial<TestLog> & { createdAt: number }): TestLog {
+  return { channelId: 1, modelName: 'm', promptTokens: 100, completionTokens: 50, ...l };
+}
+
+/** Adds logs into buckets cut by `layout`, the way the ingest does. */
+export function addLogs(buckets: Bucket[], layout: BucketLayout, logs: TestLog[]): void {
+  const clock = new BucketClock(layout);
+  const adder = new BucketAdder(buckets);
+  for (const l of logs) adder.add(l.channelId, l.modelName, clock.locate(l.createdAt), l.promptTokens + l.completionTokens, 1);
+}
+
 let nextId = 1;
-export function aLog(l: Partial<ConsumeLog> & { createdAt: number }): ConsumeLog {
-  return { id: nextId++, channelId: 1, modelName: 'm', promptTokens: 100, completionTokens: 50, ...l };
+/** A raw consume-log row as one-api sends it (override any field, or set one to undefined to drop it). */
+export function aRow(r: Record<string, unknown> & { created_at: number }): Record<string, unknown> {
+  return { id: nextId++, type: 2, channel: 1, model_name: 'm', prompt_tokens: 100, completion_tokens: 50, ...r };
 }
 
 export function aMemory(m: Partial<Memory> = {}): Memory {

@@ -33,9 +33,9 @@ export function logs(channel: number, model: string, n: number, tokensEach: numb
 }
 
 /** The simulator, a config dir and a state dir, and the environment that points the CLI at them. */
-export async function world(opts: { flavor?: Flavor; channels?: string; priorities?: string; logs?: SimLog[] } = {}) {
+export async function world(opts: { flavor?: Flavor; channels?: string; priorities?: string; logs?: SimLog[]; clockOffsetSec?: number } = {}) {
   const flavor = opts.flavor ?? 'one-api';
-  const sim: Simulator = await startSimulator({ flavor, channels: demoChannels(), logs: opts.logs ?? [] });
+  const sim: Simulator = await startSimulator({ flavor, channels: demoChannels(), logs: opts.logs ?? [], clockOffsetSec: opts.clockOffsetSec });
   const cfg = await configDir({ channels: opts.channels, priorities: opts.priorities });
   const state = await stateDir();
   const env: Record<string, string> = {

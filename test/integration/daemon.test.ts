@@ -17,13 +17,15 @@ const count = (c: Child, msg: string) => events(c.out()).filter((e) => e.msg ===
 
 describe('quota-pilot run (the daemon as a child process)', () => {
   itWith('faketime', 'under faketime at 02:19:50 Asia/Shanghai: demotes, then the 02:20 reset brings the channel back', async (lib) => {
-    const w = await world();
+    // OneAPI's clock is faked too (its Date header says 02:19:50 as well): the daemon reads by OneAPI's clock.
+    const fakeStart = DateTime.fromISO('2026-11-24T02:19:50', { zone: TZ });
+    const w = await world({ clockOffsetSec: Math.round(fakeStart.toSeconds() - Date.now() / 1000) });
     t.add(() => w.sim.close());
     // Yesterday evening's traffic used up DeepSeek's free quota in the window that started 2026-11-23 02:20.
     const evening = DateTime.fromISO('2026-11-23T23:00', { zone: TZ }).toSeconds();
     for (let i = 0; i < 20; i++) w.sim.addLog({ created_at: evening + i * 60, channel: 1, model_name: DEEPSEEK, prompt_tokens: 50_000, completion_tokens: 45_000 });
     w.sim.channels.find((c) => c.id === 3)!.priority = 70; // a manual change, to be undone by the reset
-    const fakeNow = DateTime.fromISO('2026-11-24T02:19:50', { zone: TZ }).toUTC().toFormat('yyyy-MM-dd HH:mm:ss');
+    const fakeNow = fakeStart.toUTC().toFormat('yyyy-MM-dd HH:mm:ss');
     child = t.start(['run', '--interval', '600'], { ...w.env, TZ: 'UTC', LD_PRELOAD: lib, FAKETIME: `@${fakeNow}`, FAKETIME_DONT_RESET: '1' });
 
     await waitFor(() => w.priorities()['volc-deepseek'] === 10, 8000, 'the demotion at 02:19:5x');

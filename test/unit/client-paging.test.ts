@@ -2,12 +2,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import nock from 'nock';
 import { createClient, type ClientOptions } from '../../src/oneapi/client.js';
 import type { RequestSpec } from '../../src/oneapi/http.js';
-import { MAX_REPEAT_PAGES, pageNewApi, pageOneApi, pageOneHub } from '../../src/oneapi/paging.js';
+import { MAX_REPEAT_PAGES, pageNewApi, pageOneHub } from '../../src/oneapi/paging.js';
 import { channelRow } from '../../src/oneapi/schemas.js';
-import { OneApiError, type Flavor } from '../../src/oneapi/types.js';
+import { OneApiError, type Flavor, type LogQuery, type LogReadOptions, type OneApiClient } from '../../src/oneapi/types.js';
 import { useStrictNock } from '../helpers/strict-nock.js';
 
-// Per-flavor endpoints, paging and row mapping of listChannels and fetchConsumeLogs.
+// Per-flavor endpoints, paging and row mapping of listChannels and readLogs.
 
 const BASE = 'http://127.0.0.1:3000';
 const RANGE = { start: 1_700_000_000, end: 1_700_003_600 };
@@ -45,15 +45,13 @@ const aLog = (id: number, over: Record<string, unknown> = {}) => ({
   channel: 3,
   ...over,
 });
-const consume = (id: number, over: Record<string, unknown> = {}) => ({
-  id,
-  createdAt: RANGE.start + id,
-  channelId: 3,
-  modelName: 'gpt-4o',
-  promptTokens: 10,
-  completionTokens: 5,
-  ...over,
-});
+/** The ids of the raw rows a read delivers, in delivery order (checks and de-duplication are the fold's job). */
+async function read(client: OneApiClient, opts: LogReadOptions = {}, q: LogQuery = RANGE): Promise<unknown[]> {
+  const got: unknown[] = [];
+  await client.readLogs(q, (rows) => got.push(...rows.map((r) => (r as { id: unknown }).id)), opts);
+  return got;
+}
+const recent = { tryRecent: true };
 
 
 describe('one-api', () => {
@@ -81,55 +79,56 @@ describe('one-api', () => {
     expect(rows).toHaveLength(100);
     search().reply(200, ok(rows));
     const client = make('one-api');
-    const logs = await client.fetchConsumeLogs(RANGE);
-    expect(logs).toEqual([consume(100, { createdAt: RANGE.start }), ...ids(200, 96).map((id) => consume(id))]);
+    // Only consume rows go on; the fold drops the one stamped after the range.
+    expect(await read(client, recent)).toEqual([300, ...ids(200, 96).reverse(), 100]);
     expect(client.requestCount).toBe(1);
   });
 
-  it('pages the list when the search reaches back less than a minute before start', async () => {
-    const rows = [...ids(199, 101).reverse().map((id) => aLog(id)), aLog(100, { created_at: RANGE.start - 30 })];
+  it('pages the list after the search when it reaches back less than a minute before start: its rows are the first pages', async () => {
+    const rows = [...ids(201, 99).reverse().map((id) => aLog(id)), aLog(100, { created_at: RANGE.start - 30 })];
     search().reply(200, ok(rows));
-    nock(BASE).get('/api/log/').query(true).reply(200, ok([aLog(7)]));
+    list(9).reply(200, ok([aLog(7)])); // 99 rows of the range came with the search: pages 0-8 are known
     const client = make('one-api');
-    expect(await client.fetchConsumeLogs(RANGE)).toEqual([consume(7)]);
+    expect(await read(client, recent)).toEqual([...ids(201, 99).reverse(), 100, 7]);
     expect(client.requestCount).toBe(2);
   });
 
   it('answers from the log search alone when it has fewer than 100 rows', async () => {
     search().reply(200, ok([aLog(2), aLog(1)]));
     const client = make('one-api');
-    expect(await client.fetchConsumeLogs(RANGE)).toEqual([consume(1), consume(2)]);
+    expect(await read(client, recent)).toEqual([2, 1]);
     expect(client.requestCount).toBe(1);
   });
 
-  it('pages the 10-row list when the search does not reach back to start, de-duplicating repeats', async () => {
-    search().reply(200, ok(ids(1000, 100).reverse().map((id) => aLog(id, { created_at: RANGE.end }))));
+  it('pages the 10-row list when the search does not reach back to start (a repeated row goes on to the fold)', async () => {
+    // The newest 100 are all stamped after the range: none is in it, and none reaches back to start.
+    search().reply(200, ok(ids(1000, 100).reverse().map((id) => aLog(id, { created_at: RANGE.end + 10 }))));
     list(0).reply(200, ok(ids(11, 10).reverse().map((id) => aLog(id))));
     // A new row arrived between the pages: row 11 is served again at the top of page 1.
     list(1).reply(200, ok(ids(2, 10).reverse().map((id) => aLog(id))));
     list(2).reply(200, ok([aLog(1)]));
     const client = make('one-api');
-    expect(await client.fetchConsumeLogs(RANGE)).toEqual(ids(1, 20).map((id) => consume(id)));
+    expect(await read(client, recent)).toEqual([...ids(1000, 100).reverse(), ...ids(11, 10).reverse(), ...ids(2, 10).reverse(), 1]);
     expect(client.requestCount).toBe(4);
   });
 
   it('falls back to paging when the search is refused (e.g. PostgreSQL)', async () => {
     search().reply(200, { success: false, message: 'pq: operator does not exist: bigint = text' });
     list(0).reply(200, ok([aLog(1)]));
-    expect(await make('one-api').fetchConsumeLogs(RANGE)).toEqual([consume(1)]);
+    expect(await read(make('one-api'), recent)).toEqual([1]);
   });
 
   it('does not fall back when the search fails for auth', async () => {
     search().reply(200, { success: false, message: '无权进行此操作，权限不足' });
-    expect(await kindOf(make('one-api').fetchConsumeLogs(RANGE))).toBe('auth');
+    expect(await kindOf(read(make('one-api'), recent))).toBe('auth');
   });
 
   it('throws, with no partial result, when a middle page fails after its retries', async () => {
-    search().reply(200, ok(ids(1000, 100).map((id) => aLog(id, { created_at: RANGE.end }))));
+    search().reply(200, ok(ids(1000, 100).map((id) => aLog(id, { created_at: RANGE.end + 10 }))));
     list(0).reply(200, ok(ids(11, 10).map((id) => aLog(id))));
     list(1).times(4).reply(503, '');
     const client = make('one-api');
-    expect(await kindOf(client.fetchConsumeLogs(RANGE))).toBe('server');
+    expect(await kindOf(read(client, recent))).toBe('server');
     expect(client.requestCount).toBe(6);
   });
 });
@@ -162,29 +161,29 @@ describe('new-api', () => {
     expect(await make('new-api').listChannels()).toHaveLength(100);
   });
 
-  it('pages logs with the same code, both shapes, de-duplicating by id', async () => {
-    logs(0).reply(200, ok({ items: ids(3, 100).map((id) => aLog(id)), total: 102, page: 1, page_size: 100 }));
+  it('pages logs in both shapes; a row repeated by offset paging goes on to the fold', async () => {
+    logs(0).reply(200, ok({ items: ids(3, 100).reverse().map((id) => aLog(id)), total: 102, page: 1, page_size: 100 }));
     logs(2).reply(200, ok({ items: [aLog(3), aLog(2), aLog(1)], total: 103, page: 2, page_size: 100 }));
-    expect(await make('new-api').fetchConsumeLogs(RANGE)).toEqual(ids(1, 102).map((id) => consume(id)));
+    expect(await read(make('new-api'))).toEqual([...ids(3, 100).reverse(), 3, 2, 1]);
     logs(0).reply(200, ok([aLog(2, { channel: 9 }), aLog(1)]));
-    expect(await make('new-api').fetchConsumeLogs(RANGE)).toEqual([consume(1), consume(2, { channelId: 9 })]);
+    expect(await read(make('new-api'))).toEqual([2, 1]);
   });
 
   it('does not believe a total of 0 beside a full page', async () => {
     logs(0).reply(200, ok({ items: ids(2, 100).map((id) => aLog(id)), total: 0, page: 1, page_size: 100 }));
     logs(2).reply(200, ok({ items: [aLog(1)], total: 0, page: 2, page_size: 100 }));
-    expect(await make('new-api').fetchConsumeLogs(RANGE)).toHaveLength(101);
+    expect(await read(make('new-api'))).toHaveLength(101);
   });
 
   it('accepts null items as an empty page', async () => {
     logs(0).reply(200, ok({ items: null, total: 0, page: 1, page_size: 100 }));
-    expect(await make('new-api').fetchConsumeLogs(RANGE)).toEqual([]);
+    expect(await read(make('new-api'))).toEqual([]);
   });
 
   it('throws, with no partial result, when a middle page fails', async () => {
     logs(0).reply(200, ok(ids(1, 100).map((id) => aLog(id))));
     logs(1).reply(200, { success: false, message: 'database is locked' });
-    expect(await kindOf(make('new-api').fetchConsumeLogs(RANGE))).toBe('rejected');
+    expect(await kindOf(read(make('new-api')))).toBe('rejected');
   });
 });
 
@@ -226,7 +225,64 @@ describe('one-hub', () => {
         .query({ page, size: 100, log_type: 2, start_timestamp: RANGE.start, end_timestamp: RANGE.end });
     logs(1).reply(200, ok({ data: ids(2, 100).map(row), page: 1, size: 100, total_count: 101 }));
     logs(2).reply(200, ok({ data: [row(1)], page: 2, size: 100, total_count: 101 }));
-    expect(await make('one-hub').fetchConsumeLogs(RANGE)).toEqual(ids(1, 101).map((id) => consume(id, { channelId: 4 })));
+    expect(await read(make('one-hub'))).toEqual([...ids(2, 100), 1]);
+  });
+});
+
+describe('readLogs: channel filter, the first answer decides, pages in parallel, OneAPI clock', () => {
+  const Q = { ...RANGE, channel: 7 };
+  it.each([
+    ['one-api', { p: 0, type: 2, channel: 7 }],
+    ['new-api', { p: 0, page_size: 100, type: 2, channel: 7 }],
+    ['one-hub', { page: 1, size: 100, log_type: 2, channel_id: 7 }],
+  ] as const)('%s filters one channel with its own parameter', async (flavor, params) => {
+    const data = flavor === 'one-hub' ? { data: [aLog(1)], total_count: 1 } : [aLog(1)];
+    api().get('/api/log/').query({ ...params, start_timestamp: RANGE.start, end_timestamp: RANGE.end }).reply(200, ok(data));
+    expect(await read(make(flavor), {}, Q)).toEqual([1]);
+  });
+
+  it('declines after the first answer when its total is too large, delivering nothing', async () => {
+    api()
+      .get('/api/log/')
+      .query({ p: 0, page_size: 100, type: 2, start_timestamp: RANGE.start, end_timestamp: RANGE.end })
+      .reply(200, ok({ items: ids(1, 100).map((id) => aLog(id)), total: 5000, page: 1, page_size: 100 }));
+    const totals: Array<number | undefined> = [];
+    const client = make('new-api');
+    const got: unknown[] = [];
+    const stats = await client.readLogs(RANGE, (rows) => got.push(...rows), { onFirst: (t) => (totals.push(t), false) });
+    expect(stats).toMatchObject({ declined: true, pages: 1, rows: 0, total: 5000 });
+    expect(got).toEqual([]);
+    expect(totals).toEqual([4900]); // rows still to come after the first page
+  });
+
+  it('one-api estimates the size of a read from the newest-100 search before paging', async () => {
+    // 100 rows over the last 100 s before end: about one a second, so ~3,500 rows are left before the oldest.
+    const rows = ids(1, 100).reverse().map((id) => aLog(id, { created_at: RANGE.end - 100 + id }));
+    api().get('/api/log/search').query({ keyword: '2' }).reply(200, ok(rows));
+    let total: number | undefined;
+    const stats = await make('one-api').readLogs(RANGE, () => undefined, { tryRecent: true, onFirst: (t) => ((total = t), false) });
+    expect(total).toBeGreaterThan(3000);
+    expect(stats.declined).toBe(true);
+  });
+
+  it('fetches the pages a total implies a few at a time, and stops at the total', async () => {
+    const q = (p: number) =>
+      api().get('/api/log/').query({ p, page_size: 100, type: 2, start_timestamp: RANGE.start, end_timestamp: RANGE.end });
+    const page = (n: number, rows: number) => ok({ items: ids(n * 100 + 1, rows).map((id) => aLog(id)), total: 450, page: n === 0 ? 1 : n, page_size: 100 });
+    q(0).reply(200, page(0, 100));
+    for (const p of [2, 3, 4]) q(p).delay(30).reply(200, page(p, 100));
+    q(5).reply(200, page(5, 50));
+    const client = make('new-api');
+    const got = await read(client);
+    expect(got).toHaveLength(450);
+    expect(client.requestCount).toBe(5);
+  });
+
+  it("remembers OneAPI's clock from the Date header", async () => {
+    const client = make('one-api', { now: () => 1_000_000 });
+    api().get('/api/channel/search').query({ keyword: '' }).reply(200, ok([]), { Date: 'Thu, 01 Jan 1970 00:20:00 GMT' });
+    await client.listChannels();
+    expect(client.serverClock()).toEqual({ serverMs: 1_200_500, localMs: 1_000_000 });
   });
 });
 
@@ -238,7 +294,10 @@ describe('page cap', () => {
       get requestCount() {
         return n;
       },
-      request: async (spec: RequestSpec<unknown>) => spec.schema.parse(page(n++)) as never,
+      throttledMs: 0,
+      serverClock: () => undefined,
+      close: () => undefined,
+      request: async (spec: RequestSpec<unknown>) => spec.schema!.parse(page(n++)) as never,
     };
     return http;
   };
@@ -246,7 +305,6 @@ describe('page cap', () => {
 
   const few = { maxPages: 50 };
   it.each([
-    ['one-api', () => pageOneApi(endless((n) => rows(n)), '/x', {}, channelRow, few)],
     ['new-api plain', () => pageNewApi(endless((n) => rows(n)), '/x', {}, channelRow, few)],
     ['new-api items', () => pageNewApi(endless((n) => ({ items: rows(n), total: 1e9, page: 1 })), '/x', {}, channelRow, few)],
     ['one-hub', () => pageOneHub(endless((n) => ({ data: rows(n), total_count: 1e9 })), '/x', {}, channelRow, few)],
@@ -255,7 +313,6 @@ describe('page cap', () => {
   });
 
   it.each([
-    ['one-api', (h: ReturnType<typeof endless>) => pageOneApi(h, '/x', {}, channelRow)],
     ['new-api', (h: ReturnType<typeof endless>) => pageNewApi(h, '/x', {}, channelRow)],
     ['one-hub', (h: ReturnType<typeof endless>) => pageOneHub(h, '/x', {}, channelRow)],
   ])(`%s stops after ${MAX_REPEAT_PAGES} pages that repeat the same rows (a server ignoring the page)`, async (name, run) => {

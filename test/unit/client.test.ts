@@ -132,7 +132,7 @@ describe('retries', () => {
     const results: string[] = [];
     const client = make({ logger, onRequest: (route, result) => results.push(`${route} ${result}`) });
     await expect(client.getChannel(7)).resolves.toEqual({ ...aChannel, models: [] });
-    expect(sleeps).toEqual([2000]);
+    expect(sleeps[0]).toBe(2000); // then a pacing wait: after a 429 no burst
     expect(client.requestCount).toBe(2);
     expect(results).toEqual(['GET /api/channel/:id rate-limited', 'GET /api/channel/:id ok']);
     expect(lines.map((l) => JSON.parse(l))).toEqual([
@@ -147,11 +147,21 @@ describe('retries', () => {
     ]);
   });
 
-  it('caps a long Retry-After at 30 s', async () => {
+  it('caps a long Retry-After at 180 s (one admin rate-limit window), then paces instead of bursting', async () => {
     api().get('/api/channel/7').reply(429, '', { 'Retry-After': '600' });
     api().get('/api/channel/7').reply(200, ok(aChannel));
     await make().getChannel(7);
-    expect(sleeps).toEqual([30_000]);
+    expect(sleeps[0]).toBe(180_000);
+    expect(sleeps).toHaveLength(2); // the bucket was emptied: the retry waits for a token
+  });
+
+  it('without Retry-After, backs off 30 s, 60 s, 120 s on 429: longer than a 180 s limiter window in all', async () => {
+    api().get('/api/channel/7').times(4).reply(429, '');
+    const client = make({ maxRequestsPerMinute: 1e9 });
+    const e = await failure(client.getChannel(7));
+    expect(e.kind).toBe('rate-limited');
+    expect(sleeps.filter((ms) => ms >= 1000)).toEqual([30_000, 60_000, 120_000]);
+    expect(client.throttledMs).toBeGreaterThanOrEqual(210_000);
   });
 
   it('backs off 500 ms, 1 s, 2 s on 5xx, then throws a retryable server error', async () => {
@@ -220,7 +230,7 @@ describe('the token never leaks', () => {
 });
 
 describe('rate limit', () => {
-  it('lets a burst of 10 through, then spaces requests by 60/maxRequestsPerMinute seconds', async () => {
+  it('lets a burst of a tenth of the minute allowance through, then spaces requests by 60/maxRequestsPerMinute seconds', async () => {
     let t = 1_000_000;
     const sent: number[] = [];
     const client = make({
@@ -236,8 +246,9 @@ describe('rate limit', () => {
     for (let i = 0; i < 12; i++) await client.getChannel(7);
     t += 5000; // idle time refills the bucket
     await client.getChannel(7);
-    expect(sent).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1000, 2000, 7000]);
-    expect(sleeps).toEqual([1000, 1000]);
+    // A burst of a tenth of a minute's allowance (6 here), then one a second.
+    expect(sent).toEqual([0, 0, 0, 0, 0, 0, 1000, 2000, 3000, 4000, 5000, 6000, 11000]);
+    expect(sleeps).toEqual([1000, 1000, 1000, 1000, 1000, 1000]);
   });
 
   it('queues concurrent callers instead of letting them race for tokens', async () => {
@@ -250,9 +261,45 @@ describe('rate limit', () => {
         t += ms;
       },
     });
-    api().get('/api/channel/7').times(12).reply(200, ok(aChannel));
-    await Promise.all(Array.from({ length: 12 }, () => client.getChannel(7)));
+    api().get('/api/channel/7').times(14).reply(200, ok(aChannel));
+    await Promise.all(Array.from({ length: 14 }, () => client.getChannel(7)));
     expect(sleeps).toEqual([500, 500]);
+  });
+});
+
+describe('close (the daemon stopping)', () => {
+  it('cancels a read in flight and a 429 back-off at once; later calls fail the same way', async () => {
+    api().get('/api/channel/7').delay(5000).reply(200, ok(aChannel));
+    const client = make();
+    const inFlight = failure(client.getChannel(7));
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    client.close();
+    const e = await inFlight;
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect({ kind: e.kind, retryable: e.retryable }).toEqual({ kind: 'cancelled', retryable: false });
+    expect((await failure(client.listChannels())).kind).toBe('cancelled');
+    nock.abortPendingRequests();
+  });
+
+  it('ends a long back-off sleep without waiting for it', async () => {
+    api().get('/api/channel/7').reply(429, '', { 'Retry-After': '120' });
+    let wake: () => void = () => undefined;
+    const client = make({ sleep: (ms) => (ms >= 1000 ? new Promise<void>((r) => (wake = r)) : Promise.resolve()) });
+    const pending = failure(client.getChannel(7));
+    await new Promise((r) => setTimeout(r, 50));
+    client.close();
+    expect((await pending).kind).toBe('cancelled');
+    wake();
+  });
+
+  it('lets a write in flight finish, so its outcome is known', async () => {
+    api().put('/api/channel/', { id: 7, priority: 0 }).delay(200).reply(200, ok(null));
+    const client = make();
+    const write = client.setPriority(7, 0);
+    await new Promise((r) => setTimeout(r, 50));
+    client.close();
+    await expect(write).resolves.toBeUndefined();
   });
 });
 

@@ -338,4 +338,29 @@ describe('loadConfig', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('keeps a validated config in the cache dir, and never serves it once a file changed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qp-config-'));
+    const cacheDir = join(dir, 'state');
+    try {
+      for (const f of ['channels.yaml', 'priorities.yaml']) await writeFile(join(dir, f), await readFile(join(ROOT, f), 'utf8'));
+      const first = await loadConfig(dir, { cacheDir });
+      expect(JSON.parse(await readFile(join(cacheDir, 'config-cache.json'), 'utf8')).loaded.config).toEqual(first.config);
+      expect(await loadConfig(dir, { cacheDir })).toEqual(first);
+
+      const edited = (await readFile(join(dir, 'channels.yaml'), 'utf8')).replace('free_tokens: 1.9M', 'free_tokens: 2M');
+      await writeFile(join(dir, 'channels.yaml'), edited);
+      const second = await loadConfig(dir, { cacheDir });
+      expect(second.config!.budgets[0].freeTokens).toBe(2_000_000);
+
+      await writeFile(join(dir, 'channels.yaml'), edited.replace('free_tokens: 2M', 'free_tokens: lots'));
+      expect((await loadConfig(dir, { cacheDir })).config).toBeUndefined(); // an error is never hidden by the cache
+
+      await writeFile(join(cacheDir, 'config-cache.json'), '{"key":'); // a torn cache file is only a miss
+      await writeFile(join(dir, 'channels.yaml'), edited);
+      expect((await loadConfig(dir, { cacheDir })).config!.budgets[0].freeTokens).toBe(2_000_000);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -8,9 +8,9 @@ import { parseListen, startHttpServer } from '../../src/metrics/server.js';
 const NOW = Date.parse('2026-11-24T07:00:00Z');
 
 describe('health', () => {
-  const base: HealthInput = { lastCycle: null, consecutiveFailures: 0, lastSuccessAt: null, startedAt: NOW - 5000, nowMs: NOW, failThreshold: 3 };
+  const base: HealthInput = { lastCycle: null, consecutiveFailures: 0, lastSuccessAt: null, startedAt: NOW - 5000, nowMs: NOW, failThreshold: 3, staleAfterMs: 300_000 };
   const at = (failures: number, ok = failures === 0): HealthInput => ({
-    ...base, consecutiveFailures: failures, lastSuccessAt: NOW - 60_000 * (failures + 1), lastCycle: { at: NOW, ok, error: ok ? undefined : 'OneAPI unreachable' },
+    ...base, consecutiveFailures: failures, staleAfterMs: 300_000, lastSuccessAt: NOW - 60_000 * (failures + 1), lastCycle: { at: NOW, ok, error: ok ? undefined : 'OneAPI unreachable' },
   });
   it.each([
     ['before the first cycle', base, true, 'starting'],
@@ -18,6 +18,8 @@ describe('health', () => {
     ['after one failure', at(1), true, 'ok'],
     ['after N-1 failures', at(2), true, 'ok'],
     ['after N failures', at(3), false, 'failing'],
+    ['when the last success is older than a few intervals, though nothing failed', { ...at(0), lastSuccessAt: NOW - 301_000 }, false, 'stale'],
+    ['when the first cycle has not finished a few intervals after start', { ...base, startedAt: NOW - 301_000 }, false, 'stale'],
   ])('%s', (_, input, ok, status) => {
     const h = healthOf(input);
     expect([h.ok, h.body.status]).toEqual([ok, status]);
@@ -69,7 +71,7 @@ describe('http server', () => {
   it('serves /metrics, /healthz (503 after N failures) and 404, and closes with keep-alive clients', async () => {
     const m = createMetrics();
     let failures = 0;
-    const health = () => healthOf({ lastCycle: { at: NOW, ok: failures === 0 }, consecutiveFailures: failures, lastSuccessAt: NOW, startedAt: NOW, nowMs: NOW, failThreshold: 3 });
+    const health = () => healthOf({ lastCycle: { at: NOW, ok: failures === 0 }, consecutiveFailures: failures, staleAfterMs: 300_000, lastSuccessAt: NOW, startedAt: NOW, nowMs: NOW, failThreshold: 3 });
     server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics: m, health, log });
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     m.recordRequest('GET /api/log/', 'ok');

@@ -81,16 +81,19 @@ describe('demoEvening', () => {
 });
 
 describe('CycleWatch', () => {
-  const result = (over: Partial<CycleResult>): CycleResult => ({ ok: true, problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, durationMs: 1, memory: aMemory(), events: [], ...over });
+  const result = (over: Partial<CycleResult>): CycleResult => ({ ok: true, problems: [], changes: [], applied: [], failed: [], fetched: 0, throttledMs: 0, requests: 0, durationMs: 1, memory: aMemory(), events: [], ...over });
   const client = (fail = false): OneApiClient => ({
     requestCount: 7,
+    throttledMs: 0,
+    serverClock: () => undefined,
+    close: () => undefined,
     listChannels: async () => {
       if (fail) throw new Error('connect ECONNREFUSED');
       return [aChannel({ id: 1, priority: 100 })];
     },
     getChannel: async (id) => aChannel({ id }),
     setPriority: async () => undefined,
-    fetchConsumeLogs: async () => [],
+    readLogs: async () => ({ pages: 0, rows: 0, declined: false, total: 0 }),
   });
 
   it('remembers the last listing, applies confirmed writes, and keeps other members the client\'s', async () => {

@@ -4,8 +4,8 @@ import type { Config } from '../../src/config/types.js';
 import { displayWidth, stackedBars } from '../../src/report/chart.js';
 import { dailyReport, type DailyReport } from '../../src/report/daily.js';
 import { reportSvg } from '../../src/report/svg.js';
-import { Bucketer, layoutFor, type Bucket } from '../../src/usage/buckets.js';
-import { aBudget, aConfig, aLog } from '../helpers/builders.js';
+import { layoutFor, type Bucket } from '../../src/usage/buckets.js';
+import { aBudget, aConfig, aLog, addLogs } from '../helpers/builders.js';
 
 const TZ = 'Asia/Shanghai';
 const sec = (iso: string) => Math.floor(DateTime.fromISO(iso, { zone: TZ }).toSeconds());
@@ -14,8 +14,9 @@ const ms = (iso: string) => sec(iso) * 1000;
 /** Buckets cut the way the daemon cuts them: [local time, channel id, model, tokens]. */
 function usage(config: Config, rows: Array<[string, number, string, number]>): Bucket[] {
   const buckets: Bucket[] = [];
-  new Bucketer(layoutFor(config)).add(
+  addLogs(
     buckets,
+    layoutFor(config),
     rows.map(([at, channelId, modelName, tokens]) => aLog({ createdAt: sec(at), channelId, modelName, promptTokens: tokens, completionTokens: 0 })),
   );
   return buckets;

@@ -126,7 +126,8 @@ describe('new-api', () => {
     const page = await call(s, '/api/log/?p=1&page_size=5&type=2&start_timestamp=2000&end_timestamp=2020&channel=1');
     expect(page.json.data).toMatchObject({ total: 10, page: 1, page_size: 5 });
     expect(ids(page.json.data.items)).toEqual([21, 19, 17, 15, 13]);
-    expect(page.json.data.items[0]).toMatchObject({ channel: 1, channel_name: 'ch-1', other: '{}', model_name: 'gpt-4o' });
+    expect(page.json.data.items[0]).toMatchObject({ channel: 1, channel_name: 'ch-1', other: expect.any(String), model_name: 'gpt-4o' });
+    expect(JSON.parse(page.json.data.items[0].other)).toMatchObject({ model_ratio: 1, admin_info: { use_channel: ['1'] } });
     const last = await call(s, '/api/log/?p=2&page_size=5&type=2&start_timestamp=2000&end_timestamp=2020&channel=1');
     expect(ids(last.json.data.items)).toEqual([11, 9, 7, 5, 3]);
     expect(ids((await call(s, '/api/log/?p=1&page_size=100&model_name=gpt%25&type=3')).json.data.items)).toEqual([1]);

@@ -50,6 +50,9 @@ export const DEMO_DEMAND: Demand = {
   'gpt-4o': 50_000,
 };
 
+// With --keep the page is looked at after the simulated evening, which ended up to a day and a half ago: not stale.
+const DEMO_STALE_MS = 48 * 3600_000;
+
 /** What `demo` takes: pace, an optional config directory, and whether to keep everything running afterwards. */
 export interface DemoOptions {
   /** Simulated seconds per real second; 0 runs without pauses. */
@@ -97,18 +100,19 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   let server: HttpServer | undefined;
   try {
     const watch = new CycleWatch();
-    const client = watch.wrap(createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000 }));
-    const deps = { client, config, store: openStateStore(stateDir), log };
+    // The client's clock is the demo's too: OneAPI's Date header (the simulator's clock) is compared with it.
+    const client = watch.wrap(createClient({ baseUrl: sim.url, accessToken: sim.token, flavor: 'one-api', maxRequestsPerMinute: 100_000, now }));
+    const deps = { client, flavor: 'one-api' as const, config, store: openStateStore(stateDir), log };
     const metrics = createMetrics();
     const notifier = createNotifier({ targets, log });
     const lastCycle = { at: null as number | null, ok: false };
-    const health = () => healthOf({ lastCycle: lastCycle.at === null ? null : { at: lastCycle.at, ok: lastCycle.ok }, consecutiveFailures: 0, lastSuccessAt: lastCycle.at, startedAt: evening.start, nowMs: now(), failThreshold: 3 });
-    const board = { config: () => config, store: deps.store, watch, health, now, startedAt: evening.start };
+    const health = () => healthOf({ lastCycle: lastCycle.at === null ? null : { at: lastCycle.at, ok: lastCycle.ok }, consecutiveFailures: 0, lastSuccessAt: lastCycle.at, startedAt: evening.start, nowMs: now(), failThreshold: 3, staleAfterMs: DEMO_STALE_MS });
+    const board = { config: () => config, flavor: 'one-api' as const, store: deps.store, watch, health, now, startedAt: evening.start };
     server = await startHttpServer({ host: '127.0.0.1', port: 0, metrics, log, health, routes: dashboardRoutes(board) });
     const stateFile = () => ({ path: deps.store.path, exists: true });
     const showStatus = async () => {
       say(`\n$ quota-pilot status   (at ${DateTime.fromMillis(clock.now(), { zone: tz }).toFormat('yyyy-MM-dd HH:mm')})`);
-      say(renderStatus(statusReport(config, await deps.store.load(), { channels: await client.listChannels() }, clock.now(), stateFile()), config) + '\n');
+      say(renderStatus(statusReport(config, await deps.store.load(), { channels: await client.listChannels() }, clock.now(), 'one-api', stateFile()), config) + '\n');
     };
     say(`OneAPI simulator on ${sim.url}; config from ${configDir}; state in ${stateDir}`);
     say(`The dashboard is served on ${server.url}/ while the demo runs${opts.keep ? ' (and after it, with --keep)' : ''}.`);

@@ -11,8 +11,8 @@ export async function onceCommand(opts: GlobalOptions & { dryRun?: boolean }, fo
   const { config, warnings } = await configOrThrow(ctx);
   for (const w of warnings) ctx.log.warn({ issue: `${w.file}:${w.line}:${w.col} ${w.key}: ${w.message}` }, 'config warning');
   const notifier = createNotifier({ targets: alertTargets(ctx), log: ctx.log.child({ component: 'alerts' }) });
-  const { client, store } = connect(ctx);
-  const result = await runCycle({ client, config, store, log: ctx.log }, { nowMs: systemClock.now(), dryRun: opts.dryRun, forceReset });
+  const { client, store, connection } = connect(ctx);
+  const result = await runCycle({ client, flavor: connection.flavor, config, store, log: ctx.log }, { nowMs: systemClock.now(), dryRun: opts.dryRun, forceReset });
   process.stdout.write(cycleSummary(forceReset ? 'reset' : 'once', result, !!opts.dryRun) + '\n');
   for (const e of result.events) notifier.send(e);
   await notifier.flush(10_000);

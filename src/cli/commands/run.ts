@@ -3,7 +3,7 @@ import { dashboardReport, dashboardRoutes, type DashboardDeps } from '../../dash
 import { CycleWatch } from '../../dashboard/watch.js';
 import { loadConfig } from '../../config/load.js';
 import { formatIssue } from '../../config/types.js';
-import { healthOf } from '../../metrics/health.js';
+import { healthOf, staleAfterMs } from '../../metrics/health.js';
 import { createMetrics } from '../../metrics/metrics.js';
 import { parseListen, startHttpServer, type HttpServer } from '../../metrics/server.js';
 import { systemClock } from '../../platform/clock.js';
@@ -43,10 +43,12 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   const watch = new CycleWatch();
   const client = watch.wrap(oneapi);
   const startedAt = systemClock.now();
-  const health = () => healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter });
-  const board: DashboardDeps = { config: () => daemon.config, store, watch, health, now: () => systemClock.now(), startedAt };
+  const health = () =>
+    healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter, staleAfterMs: staleAfterMs(opts.interval) });
+  const board: DashboardDeps = { config: () => daemon.config, flavor: connection.flavor, store, watch, health, now: () => systemClock.now(), startedAt };
   const daemon: Daemon = new Daemon({
     client,
+    flavor: connection.flavor,
     store,
     log,
     clock: systemClock,
@@ -84,7 +86,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     process.on('uncaughtException', crash);
     process.on('unhandledRejection', crash);
     const shutdown = (signal: string) => {
-      log.info({ signal }, 'stopping: finishing the cycle in flight');
+      log.info({ signal }, 'stopping: cancelling reads in flight');
       process.removeAllListeners('SIGTERM');
       process.removeAllListeners('SIGINT');
       daemon

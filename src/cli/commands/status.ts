@@ -11,7 +11,7 @@ import { renderStatus, statusReport } from '../status-report.js';
 export async function statusCommand(opts: GlobalOptions & { json?: boolean }): Promise<number> {
   const ctx = context(opts, 2);
   const { config } = await configOrThrow(ctx);
-  const { client, store } = connect(ctx, true);
+  const { client, store, connection } = connect(ctx, true);
   const stateFile = { path: store.path, exists: existsSync(store.path) };
   const state = await store.load();
   let live: { channels: Channel[] } | { error: string };
@@ -20,7 +20,7 @@ export async function statusCommand(opts: GlobalOptions & { json?: boolean }): P
   } catch (err) {
     live = { error: (err as Error).message };
   }
-  const report = statusReport(config, state, live, systemClock.now(), stateFile);
+  const report = statusReport(config, state, live, systemClock.now(), connection.flavor, stateFile);
   process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderStatus(report, config)) + '\n');
   return report.oneapi.reachable ? 0 : 1;
 }

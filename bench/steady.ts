@@ -1,0 +1,124 @@
+/**
+ * Measures d and e: steady cycles. The simulator runs on a SimClock that the bench moves forward (the CLI takes
+ * its read end from OneAPI's Date header), so no run waits for real time to pass.
+ */
+import { demoChannels } from '../src/cli/commands/demo.js';
+import type { Flavor } from '../src/oneapi/types.js';
+import { startSimulator } from '../src/sim/simulator.js';
+import { shippedConfig } from './backfill.js';
+import { cliEnv, configDir, failure, median, runCli, tempDir, usageMismatch } from './harness.js';
+import { num, say, type Outcome, type Row } from './table.js';
+import { DEMO_MODELS, manyBudgets, SimClock, spread, windowStart } from './worlds.js';
+
+const LIFTED = { ONEAPI_RATE_LIMIT: '1000000' };
+const PAGE: Record<Flavor, number> = { 'one-api': 10, 'new-api': 100, 'one-hub': 100 };
+const STEP_SEC = 60;
+/** Rows per steady cycle on the unbudgeted demo channels 5 and 6. */
+const BACKGROUND = 100;
+
+/** d: after a warm-up, k new rows on budgeted channels (beside some on unbudgeted ones) cost ⌈k/page⌉ + 3 requests at most. */
+export async function steady(flavor: Flavor, ks: number[]): Promise<Outcome> {
+  say(`d: ${flavor}, k = ${ks.join(' / ')}`);
+  const clock = new SimClock(Date.now());
+  const sim = await startSimulator({ flavor, channels: demoChannels(), now: clock.now });
+  const from = windowStart(clock.ms) + 1;
+  for (const log of spread(2_000, from, Math.max(from, clock.sec - 60), [1, 2, 3, 4, 5, 6], (c) => DEMO_MODELS[c])) {
+    sim.addLog({ ...log, prompt_tokens: 60, completion_tokens: 40 });
+  }
+  const env = cliEnv(sim, shippedConfig(), tempDir('state'), LIFTED);
+  const rows: Row[] = [];
+  const label = (k: number) => `d. steady cycle, k = ${num(k)} new rows (+${BACKGROUND} unbudgeted), ${flavor}: requests`;
+  const goal = (k: number) => Math.ceil(k / PAGE[flavor]) + 3;
+  try {
+    const warm = await runCli(['once'], env);
+    if (warm.code !== 0) {
+      for (const k of ks) rows.push({ measure: label(k), figure: `warm-up failed (${failure(warm)})`, goal: `≤ ${goal(k)}, usage exact`, pass: false });
+      return { rows, cliFailures: [`warm-up once (${flavor}): ${failure(warm)}`] };
+    }
+    const cliFailures: string[] = [];
+    for (const k of ks) {
+      const t0 = clock.sec;
+      for (let i = 0; i < k; i++) {
+        const channel = 1 + (i % 4); // the budgeted demo channels
+        sim.addLog({ created_at: t0 + 1 + Math.floor((19 * i) / k), channel, model_name: DEMO_MODELS[channel], prompt_tokens: 60, completion_tokens: 40 });
+      }
+      // Traffic on the channels no budget names, which a cycle need not read.
+      for (let i = 0; i < BACKGROUND; i++) {
+        const channel = 5 + (i % 2);
+        sim.addLog({ created_at: t0 + 1 + Math.floor((19 * i) / BACKGROUND), channel, model_name: DEMO_MODELS[channel], prompt_tokens: 60, completion_tokens: 40 });
+      }
+      clock.ms = (t0 + STEP_SEC) * 1000;
+      const before = sim.requests.length;
+      const run = await runCli(['once'], env);
+      const sent = sim.requests.length - before;
+      const wrong = run.code === 0 ? await usageMismatch(sim, env, from) : undefined;
+      say(`  k=${k}: ${run.code === 0 ? 'ok' : failure(run)}, ${sent} requests${wrong ? `; ${wrong}` : ''}`);
+      if (run.code !== 0) cliFailures.push(`steady once k=${k} (${flavor}): ${failure(run)}`);
+      rows.push({
+        measure: label(k),
+        figure: run.code !== 0 ? `${num(sent)} (CLI failed: ${failure(run)})` : wrong ? `${num(sent)}, but ${wrong}` : `${num(sent)}, usage exact`,
+        goal: `≤ ${goal(k)}, usage exact`,
+        pass: run.code === 0 && !wrong && sent <= goal(k),
+      });
+    }
+    return { rows, cliFailures };
+  } finally {
+    await sim.close();
+  }
+}
+
+/** e: 500 channels × 4 budgets, a cycle with little new data, CPU above a CLI that only starts. */
+export async function manyBudgetsCpu(channels = 500, flavor: Flavor = 'one-api'): Promise<Outcome> {
+  const world = manyBudgets(channels);
+  const budgets = channels * world.models.length;
+  say(`e: ${flavor}, ${channels} channels, ${budgets} budgets`);
+  const clock = new SimClock(Date.now());
+  const sim = await startSimulator({ flavor, channels: world.channels, now: clock.now });
+  const ids = world.channels.slice(0, channels).map((c) => c.id);
+  const from = windowStart(clock.ms) + 1;
+  for (const log of spread(20_000, from, Math.max(from, clock.sec - 60), ids, (_c, i) => world.models[Math.floor(i / channels) % 4])) sim.addLog(log);
+  const env = cliEnv(sim, configDir(world.channelsYaml, world.prioritiesYaml), tempDir('state'), LIFTED);
+  const measure = `e. ${channels} channels, ${num(budgets)} budgets, ${flavor}: CPU of a quiet once above start-up (median of 3)`;
+  try {
+    const warm = await runCli(['once'], env);
+    if (warm.code !== 0) return { rows: [{ measure, figure: `warm-up failed (${failure(warm)})`, goal: '≤ 200 ms', pass: false }], cliFailures: [`warm-up once, many budgets: ${failure(warm)}`] };
+    const once: number[] = [];
+    let requests = 0;
+    for (let round = 0; round < 3; round++) {
+      const t0 = clock.sec;
+      for (let i = 0; i < 20; i++) {
+        sim.addLog({ created_at: t0 + 1 + i, channel: ids[(i * 37) % channels], model_name: world.models[i % 4], prompt_tokens: 100, completion_tokens: 50 });
+      }
+      clock.ms = (t0 + STEP_SEC) * 1000;
+      const before = sim.requests.length;
+      const run = await runCli(['once'], env);
+      requests = sim.requests.length - before;
+      if (run.code !== 0 || run.cpuMs === undefined)
+        return { rows: [{ measure, figure: `once failed (${failure(run)})`, goal: '≤ 200 ms', pass: false }], cliFailures: [`quiet once, many budgets: ${failure(run)}`] };
+      once.push(run.cpuMs);
+    }
+    const base: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const run = await runCli(['--version'], env);
+      if (run.code !== 0 || run.cpuMs === undefined)
+        return { rows: [{ measure, figure: `--version failed (${failure(run)})`, goal: '≤ 200 ms', pass: false }], cliFailures: [`--version: ${failure(run)}`] };
+      base.push(run.cpuMs);
+    }
+    const wrong = await usageMismatch(sim, env, from);
+    const extra = median(once) - median(base);
+    say(`  once CPU ${once.map((x) => num(x)).join(', ')} ms; start-up ${base.map((x) => num(x)).join(', ')} ms`);
+    return {
+      rows: [
+        {
+          measure,
+          figure: `${num(extra)} ms (once ${num(median(once))} ms, start-up ${num(median(base))} ms, ${requests} requests)${wrong ? `, but ${wrong}` : ''}`,
+          goal: '≤ 200 ms, usage exact',
+          pass: extra <= 200 && !wrong,
+        },
+      ],
+      cliFailures: [],
+    };
+  } finally {
+    await sim.close();
+  }
+}

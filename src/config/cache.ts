@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoadedConfig } from './load.js';
+
+const FILE = 'config-cache.json';
+const here = dirname(fileURLToPath(import.meta.url));
+let codeHash: Promise<string> | undefined;
+
+/** A hash of the loader's own code, so a new version of quota-pilot never reads an old version's result. */
+function loaderCode(): Promise<string> {
+  codeHash ??= readdir(here).then(async (names) => {
+    const h = createHash('sha256');
+    for (const n of names.filter((n) => /\.(js|ts)$/.test(n)).sort()) h.update(n).update(await readFile(join(here, n)));
+    return h.digest('hex');
+  });
+  return codeHash;
+}
+
+/**
+ * The validated config for exactly these file contents, from `<dir>/config-cache.json` when an earlier run already
+ * validated them, else from `compute` (and then kept). Parsing YAML is the costly part of a short-lived command
+ * with thousands of budgets; the cache is keyed by the texts and the loader's code, so it cannot go stale. Only
+ * a config without errors is kept; a cache that cannot be read or written is ignored.
+ */
+export async function cachedConfig(dir: string, inputs: string[], compute: () => LoadedConfig): Promise<LoadedConfig> {
+  const key = createHash('sha256').update(inputs.join('\u0000')).update(await loaderCode()).digest('hex');
+  const path = join(dir, FILE);
+  try {
+    const hit = JSON.parse(await readFile(path, 'utf8')) as { key?: string; loaded?: LoadedConfig };
+    if (hit.key === key && hit.loaded?.config) return hit.loaded;
+  } catch {
+    // missing or unreadable: compute
+  }
+  const loaded = compute();
+  if (loaded.config) {
+    const tmp = `${path}.${process.pid}.tmp`;
+    await mkdir(dirname(path), { recursive: true })
+      .then(() => writeFile(tmp, JSON.stringify({ key, loaded })))
+      .then(() => rename(tmp, path))
+      .catch(() => undefined);
+  }
+  return loaded;
+}

@@ -1,0 +1,130 @@
+import type { Flavor } from '../oneapi/types.js';
+import type { Bucket, BucketClock } from './buckets.js';
+import { BucketAdder } from './buckets.js';
+import { checkRow, type Rejected } from './rows.js';
+
+/** Keys of the last few pages, enough to drop the rows offset paging repeats when rows are inserted meanwhile. */
+const PAGE_MEMORY = 8;
+
+/** What one fold saw, for logs and metrics. */
+export interface FoldStats {
+  /** Rows counted. */
+  counted: number;
+  /** Rows of any channel in the ranges read (to learn how busy the whole gateway is). */
+  seen: number;
+  /** Rows read twice (offset paging, the sweep's re-read) and counted once. */
+  repeated: number;
+  /** Rejected rows by field. */
+  rejected: Record<string, number>;
+}
+
+interface Delta {
+  channel: number;
+  model: string;
+  day: string;
+  start: number;
+  tokens: number;
+  requests: number;
+}
+
+/**
+ * Folds pages of raw rows into per-bucket sums as they arrive; nothing holds a whole window. It only adds to its own
+ * scratch: `commit` merges into buckets after every read of the cycle succeeded, so a failed read changes nothing.
+ */
+export class Fold {
+  readonly stats: FoldStats = { counted: 0, seen: 0, repeated: 0, rejected: {} };
+  /** Rejected rows first seen this cycle, for one warning each. */
+  readonly newlyRejected: Rejected[] = [];
+  /** [key, created_at] of rows counted or rejected this cycle near the cursor. */
+  readonly nearKeys = new Map<number, number>();
+  private delta = new Map<string, Delta>();
+  private pages: Set<number>[] = [];
+
+  /**
+   * @param known keys already counted in earlier cycles (near the cursor)
+   * @param keepFrom OneAPI-clock seconds from which keys are kept for later cycles
+   * @param skewSec OneAPI's clock minus ours: a row's local instant is created_at − skew
+   */
+  constructor(
+    private readonly flavor: Flavor,
+    private readonly clock: BucketClock,
+    private readonly known: Set<number>,
+    private readonly keepFrom: number,
+    private readonly skewSec: number,
+  ) {}
+
+  /** Counts one page of the query [start, end] for the `channels` read; other channels' rows are only tallied. */
+  page(rows: unknown[], q: { start: number; end: number }, channels: Set<number>): void {
+    const pageKeys = new Set<number>();
+    for (const raw of rows) {
+      const ch = this.flavor === 'one-hub' ? (raw as { channel_id?: unknown })?.channel_id : (raw as { channel?: unknown })?.channel;
+      // A row of a channel nobody budgets is never checked: its faults are not ours to report. It is only tallied,
+      // to learn how busy the whole gateway is (one-api's newest-100 search also brings rows from outside the range).
+      if (typeof ch === 'number' && !channels.has(ch)) {
+        const at = (raw as { created_at?: unknown }).created_at;
+        if (typeof at === 'number' && at >= q.start && at <= q.end) this.stats.seen++;
+        continue;
+      }
+      const checked = checkRow(raw, this.flavor);
+      if (!checked.ok) {
+        this.reject(checked.rejected, pageKeys);
+        continue;
+      }
+      const r = checked.row;
+      if (r.createdAt < q.start || r.createdAt > q.end || !channels.has(r.channel)) continue;
+      this.stats.seen++;
+      if (pageKeys.has(r.key) || this.isRepeat(r.key)) {
+        this.stats.repeated++;
+        continue;
+      }
+      pageKeys.add(r.key);
+      if (r.createdAt >= this.keepFrom) this.nearKeys.set(r.key, r.createdAt);
+      const at = this.clock.locate(r.createdAt - this.skewSec);
+      const k = `${r.channel}\u0000${r.model}\u0000${at.start}`;
+      const d = this.delta.get(k);
+      if (d) {
+        d.tokens += r.tokens;
+        d.requests += 1;
+      } else this.delta.set(k, { channel: r.channel, model: r.model, day: at.day, start: at.start, tokens: r.tokens, requests: 1 });
+      this.stats.counted++;
+    }
+    this.pages.push(pageKeys);
+    if (this.pages.length > PAGE_MEMORY) this.pages.shift();
+  }
+
+  /** The share of a sample's rows in `range` that belong to `channels` (1 when the sample has none in range). */
+  share(sample: unknown[], range: { start: number; end: number }, channels: Set<number>): number {
+    let all = 0;
+    let mine = 0;
+    for (const raw of sample) {
+      const r = raw as { created_at?: unknown; channel?: unknown; channel_id?: unknown };
+      const at = r.created_at;
+      if (typeof at !== 'number' || at < range.start || at > range.end) continue;
+      all++;
+      if (channels.has((this.flavor === 'one-hub' ? r.channel_id : r.channel) as number)) mine++;
+    }
+    return all === 0 ? 1 : mine / all;
+  }
+
+  /** Adds the sums into `buckets` (the caller's own array). */
+  commit(buckets: Bucket[]): void {
+    const adder = new BucketAdder(buckets);
+    for (const d of this.delta.values()) adder.add(d.channel, d.model, d, d.tokens, d.requests);
+  }
+
+  private isRepeat(key: number): boolean {
+    if (this.known.has(key) || this.nearKeys.has(key)) return true;
+    return this.pages.some((p) => p.has(key));
+  }
+
+  private reject(r: Rejected, pageKeys: Set<number>): void {
+    if (r.key !== undefined) {
+      if (pageKeys.has(r.key) || this.isRepeat(r.key)) return;
+      pageKeys.add(r.key);
+      // Remembered like a counted row, so the sweep's re-read does not report it again.
+      if ((r.createdAt ?? this.keepFrom) >= this.keepFrom) this.nearKeys.set(r.key, r.createdAt ?? this.keepFrom);
+    }
+    this.stats.rejected[r.field] = (this.stats.rejected[r.field] ?? 0) + 1;
+    this.newlyRejected.push(r);
+  }
+}
