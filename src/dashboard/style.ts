@@ -27,6 +27,8 @@ table{border-collapse:collapse;width:100%;white-space:nowrap;font-size:.9rem}
 th,td{padding:.35rem .5rem;border-bottom:1px solid var(--line);text-align:left}
 th{font-size:.78rem;color:var(--muted);font-weight:600}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
+/* Upstream model names are long: they wrap, so the numbers stay on screen without scrolling. */
+td[data-field=model]{white-space:normal;overflow-wrap:anywhere;min-width:9rem}
 td.low{color:var(--warn);font-weight:600}td.pending{color:var(--bad);font-weight:600}
 .bar{display:inline-block;width:48px;height:8px;margin-right:.4rem;background:var(--line);border-radius:4px;overflow:hidden;vertical-align:middle}
 .bar span{display:block;height:100%;background:var(--ok)}
