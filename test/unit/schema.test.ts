@@ -75,3 +75,13 @@ describe('JSON Schema for channels.yaml and priorities.yaml', () => {
       expect(typeof p.description).toBe('string');
   });
 });
+
+describe('the package', () => {
+  it('is named like its command, and ships the MIT licence it declares', () => {
+    const pkg = JSON.parse(read('package.json'));
+    expect(Object.keys(pkg.bin)).toEqual([pkg.name]);
+    expect(pkg.license).toBe('MIT');
+    expect(read('LICENSE')).toMatch(/^MIT License\n/);
+    expect(pkg.files).toEqual(expect.arrayContaining(['schemas', 'dashboards']));
+  });
+});

@@ -29,7 +29,8 @@ export async function logsCommand(o: LogsOptions): Promise<number> {
     throw err;
   });
   const st = fstatSync(0);
-  const journal = st.isFIFO() || st.isFile() ? undefined : startJournal(o);
+  // A socket too: Node and some supervisors hand a child its stdin as a socketpair, not a FIFO.
+  const journal = st.isFIFO() || st.isFile() || st.isSocket() ? undefined : startJournal(o);
   const input = journal?.stdout ?? process.stdin;
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
     // A line taken from stdout under systemd (not through journald) carries its "<N>" syslog prefix.
