@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.js';
@@ -24,7 +25,6 @@ export interface Context {
   log: Logger;
 }
 
-/** Where config and state live: flag, then environment, then the current directory. */
 /** Webhook targets from the environment; a malformed one is a configuration error (exit 78). */
 export function alertTargets(ctx: Context): WebhookTarget[] {
   const { targets, problems } = webhookTargets(ctx.env);
@@ -32,11 +32,37 @@ export function alertTargets(ctx: Context): WebhookTarget[] {
   return targets;
 }
 
+/** The system-wide install the README describes: config here, and the service's state under systemd. */
+export const SYSTEM_CONFIG_DIR = '/etc/quota-pilot';
+export const SYSTEM_STATE_DIR = '/var/lib/quota-pilot';
+
+const isDir = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
+
+/**
+ * Where config and state live: the flag, then the environment, then, when /etc/quota-pilot exists (a system-wide
+ * install), the service's own directories, so `sudo -u quota-pilot quota-pilot status` works from any directory;
+ * otherwise the current directory and ./state.
+ */
+export function resolveDirs(
+  opts: GlobalOptions,
+  env: Record<string, string | undefined>,
+  exists: (dir: string) => boolean = isDir,
+): { configDir: string; stateDir: string } {
+  const system = exists(SYSTEM_CONFIG_DIR);
+  const configDir = opts.configDir ?? (env.QUOTA_PILOT_CONFIG_DIR || (system ? SYSTEM_CONFIG_DIR : '.'));
+  const stateDir = opts.stateDir ?? (env.STATE_DIRECTORY?.split(':')[0] || (system ? SYSTEM_STATE_DIR : './state'));
+  return { configDir: resolve(configDir), stateDir: resolve(stateDir) };
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
 export function context(opts: GlobalOptions, logFd: 1 | 2): Context {
-  const configDir = resolve(opts.configDir ?? process.env.QUOTA_PILOT_CONFIG_DIR ?? '.');
-  const stateDir = resolve(opts.stateDir ?? process.env.STATE_DIRECTORY?.split(':')[0] ?? './state');
+  const { configDir, stateDir } = resolveDirs(opts, process.env);
   const env = environment(configDir);
-  return { configDir, stateDir, env, log: createLogger({ fd: logFd, level: env.LOG_LEVEL }) };
+  // pino throws on an unknown level; say what is allowed instead (exit 78, which systemd does not restart).
+  if (env.LOG_LEVEL && !LOG_LEVELS.includes(env.LOG_LEVEL))
+    throw new EnvError([`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")`]);
+  return { configDir, stateDir, env, log: createLogger({ fd: logFd, level: env.LOG_LEVEL || 'info' }) };
 }
 
 /**

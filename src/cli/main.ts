@@ -1,16 +1,19 @@
 #!/usr/bin/env -S node --max-old-space-size=512 --max-semi-space-size=2
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, formatIssue } from '../config/types.js';
+import { parseListen } from '../metrics/server.js';
 import { OneApiError } from '../oneapi/types.js';
 import { EnvError } from '../platform/env.js';
 import { StateSaveError } from '../reconcile/cycle.js';
 import { StateLockedError } from '../state/lock.js';
 import { demoCommand } from './commands/demo.js';
+import { logsCommand } from './commands/logs.js';
 import { onceCommand } from './commands/once.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
+import { CommandError, UsageError } from './errors.js';
 
 /** Exit codes (sysexits.h where one fits). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, tempFail: 75, noPermission: 77, config: 78 } as const;
@@ -27,6 +30,23 @@ function positive(v: string): number {
   return n;
 }
 
+/** "off", or an address parseListen accepts; checked while parsing, so a bad one is a usage error (exit 2). */
+function listenAddress(v: string): string {
+  if (v === 'off') return v;
+  try {
+    parseListen(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return v;
+}
+
+function speed(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of simulated seconds per second, or 0 for no pauses');
+  return n;
+}
+
 function days(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 40) throw new InvalidArgumentError('must be a whole number from 1 to 40');
@@ -35,6 +55,16 @@ function days(v: string): number {
 
 /** Turns an error into a message for people and an exit code. The only place that exits the process. */
 function fail(err: unknown): never {
+  // commander has already printed its message (and the help) for these; --help and --version are code 0.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  if (err instanceof UsageError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(EXIT.usage);
+  }
+  if (err instanceof CommandError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(EXIT.failed);
+  }
   if (err instanceof ConfigError) {
     process.stderr.write(err.issues.map((i) => `error: ${formatIssue(i)}`).join('\n') + '\n');
     process.exit(EXIT.config);
@@ -62,7 +92,9 @@ function fail(err: unknown): never {
 const program = new Command('quota-pilot')
   .description('Spend OneAPI free token quotas first: demote exhausted channels, restore them at the nightly reset.')
   .version('0.1.0')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Throw instead of exiting, so that `fail` gives usage errors their documented code 2 (commander uses 1).
+  .exitOverride();
 
 const globals = (cmd: Command) =>
   cmd
@@ -87,7 +119,7 @@ globals(program.command('run'))
   .description('run the daemon: a cycle every interval and the nightly reset')
   .option('--interval <seconds>', 'seconds between cycles', seconds, 60)
   .option('--dry-run', 'plan and log changes, write nothing to OneAPI')
-  .option('--listen <host:port>', 'serve /metrics and /healthz here ("off" to disable)', '127.0.0.1:9464')
+  .option('--listen <host:port>', 'serve the dashboard, /metrics and /healthz here (a bare port means 127.0.0.1; "off" to disable)', listenAddress, '127.0.0.1:9464')
   .option('--unhealthy-after <cycles>', 'failed cycles in a row after which /healthz answers 503', (v) => positive(v), 3)
   .action((o) => exitWith(runCommand(o)));
 
@@ -124,13 +156,25 @@ globals(program.command('report'))
   .action((o) => exitWith(reportCommand(o)));
 
 globals(program.command('validate'))
-  .description('check channels.yaml and priorities.yaml (exit 0, or 78 with every problem)')
+  .description('check channels.yaml and priorities.yaml, and the channels and models they name against OneAPI')
+  .option('--offline', 'check the YAML files only; channel names and models are not checked')
   .action((o) => exitWith(validateCommand(o)));
+
+program
+  .command('logs')
+  .description('pretty-print the daemon\'s JSON logs: from stdin when piped, else from journalctl')
+  .option('-f, --follow', 'keep printing new lines (journalctl -f)')
+  .option('-n, --lines <n>', 'the last N lines (journalctl -n)', (v) => positive(v))
+  .option('--since <time>', 'lines since this time, e.g. "1 hour ago" or "2026-11-24 18:00" (journalctl --since)')
+  .option('--unit <name>', 'the systemd unit to read', 'quota-pilot')
+  .action((o) => exitWith(logsCommand(o)));
 
 program
   .command('demo')
   .description('run quota-pilot against a built-in OneAPI simulator on a fast clock (under a minute)')
-  .option('--speed <factor>', 'simulated seconds per real second', (v) => Number(v), 3600)
+  .option('--speed <factor>', 'simulated seconds per real second (0: no pauses)', speed, 3600)
+  .option('--config-dir <dir>', 'use channels.yaml and priorities.yaml from here instead of the shipped examples')
+  .option('--keep', 'afterwards keep the state, the simulator and the dashboard, until Ctrl-C, to try status, report and the page')
   .action((o) => exitWith(demoCommand(o)));
 
 program.parseAsync().catch(fail);

@@ -7,10 +7,24 @@ import { layoutFor, layoutSignature } from '../usage/buckets.js';
 import { MODEL_SOURCE } from '../usage/rows.js';
 import { project } from '../usage/burn.js';
 import { formatLocal, nextOccurrence } from '../usage/windows.js';
+import { SYSTEM_STATE_DIR } from './context.js';
 import { num, table } from './render.js';
 
+/** The state file a report was read from; `exists` is false when there was none (all counts are then zero). */
+export interface StateFileInfo {
+  path: string;
+  exists: boolean;
+}
+
 /** What `status` reports: usage counted by the last cycle, priorities as OneAPI has them now. */
-export function statusReport(config: Config, state: State, live: { channels: Channel[] } | { error: string }, nowMs: number, flavor: Flavor) {
+export function statusReport(
+  config: Config,
+  state: State,
+  live: { channels: Channel[] } | { error: string },
+  nowMs: number,
+  flavor: Flavor,
+  stateFile: StateFileInfo,
+) {
   const oneapiError = 'error' in live ? live.error : undefined;
   const channels = 'error' in live ? [] : live.channels;
   // Without OneAPI, budgets are matched to channels by the names the last cycle saw, so usage is still told.
@@ -57,6 +71,8 @@ export function statusReport(config: Config, state: State, live: { channels: Cha
     status: c.status,
   }));
   return {
+    stateFile,
+    timezone: config.timezone,
     oneapi: oneapiError ? { reachable: false, error: oneapiError } : { reachable: true },
     usageAsOf: state.usage.watermark,
     usageCurrent: usable,
@@ -107,11 +123,19 @@ export function renderStatus(r: StatusReport, config: Config): string {
     `last good:   ${r.lastSuccessAt ? formatLocal(r.lastSuccessAt, tz) : 'never'}`,
     `next reset:  ${formatLocal(r.nextReset, config.reset.timezone)}`,
     ...(r.budgets.some((b) => b.model) ? [`models:      per-model budgets matched on ${r.modelField} (${r.flavor} logs)`] : []),
+    `state:       ${stateLine(r.stateFile)}`,
     ...r.problems.map((p) => `problem:     ${p}`),
   ].join('\n');
 }
 
-function runsOut(b: StatusReport['budgets'][number], tz: string): string {
+/** The state file read, or where none was found and where the systemd service keeps its own. */
+function stateLine(f: StateFileInfo): string {
+  if (f.exists) return f.path;
+  const service = `${SYSTEM_STATE_DIR}/state.json`;
+  return `no state at ${f.path}${f.path === service ? '' : `; the service's is ${service} (run as the quota-pilot user, or pass --state-dir)`}`;
+}
+
+export function runsOut(b: StatusReport['budgets'][number], tz: string): string {
   if (b.state === 'exhausted') return 'now';
   if (b.runsOutAt === null) return b.used > 0 ? 'not this window' : '-';
   return formatLocal(b.runsOutAt, tz).slice(5, 16);

@@ -6,6 +6,7 @@ import type { Flavor } from '../oneapi/types.js';
 import { describe, entries, isUnreadable, join, readYaml, scalar, type Entry, type FileText, type YamlFile } from './parse.js';
 import { cachedConfig } from './cache.js';
 import * as r from './rules.js';
+import { BUDGET_SCHEMA, CHANNELS_SCHEMA, keysOf, PRIORITIES_SCHEMA } from './schema.js';
 import type { BudgetDraft, Draft } from './rules.js';
 import { DEFAULT_ROUTING_DELAY, USAGE_SOURCES, type Budget, type Config, type ConfigIssue, type DefaultPriority, type UsageSource } from './types.js';
 
@@ -20,9 +21,12 @@ export interface LoadedConfig {
   issues: ConfigIssue[];
 }
 
-const DEFAULT_ZONE = 'Asia/Shanghai';
-const DEFAULT_RESET = '02:20';
-const BUDGET_KEYS = ['channel', 'model', 'free_tokens', 'window', 'reset_at', 'since', 'warn_at', 'demote_at'];
+// Keys, required keys and defaults come from the JSON Schema the editors use (schema.ts): one source of truth.
+const B = BUDGET_SCHEMA.properties;
+const DEFAULT_ZONE = CHANNELS_SCHEMA.properties.timezone.default;
+const DEFAULT_RESET = PRIORITIES_SCHEMA.properties.reset.properties.at.default;
+const BUDGET_KEYS = keysOf(BUDGET_SCHEMA);
+const REQUIRED: Record<string, string> = { channel: 'the OneAPI channel name or id', free_tokens: 'the free tokens per window' };
 const HINT = 'quota-pilot reads channels.yaml and priorities.yaml from its config directory (see the shipped examples)';
 
 const rootEntry = (y: YamlFile): Entry => ({ path: '', keyNode: y.root, value: y.root });
@@ -30,7 +34,7 @@ const rootEntry = (y: YamlFile): Entry => ({ path: '', keyNode: y.root, value: y
 function readBudget(y: YamlFile, e: Entry): BudgetDraft | undefined {
   const m = entries(y, e, BUDGET_KEYS)?.map;
   if (!m) return undefined;
-  const b: BudgetDraft = { path: e.path, sinceGiven: m.has('since'), window: 'daily', warnAt: 0.8, demoteAt: 0.95, at: {} };
+  const b: BudgetDraft = { path: e.path, sinceGiven: m.has('since'), window: B.window.default, warnAt: B.warn_at.default, demoteAt: B.demote_at.default, at: {} };
   b.at.entry = y.pos(y.deref(e.value));
   for (const [k, v] of m) b.at[k] = y.at(v);
   const get = <T>(k: string, read: (v: Entry) => T | undefined): T | undefined => {
@@ -45,8 +49,8 @@ function readBudget(y: YamlFile, e: Entry): BudgetDraft | undefined {
   if (m.has('window')) b.window = get('window', (v) => r.readWindow(y, v));
   if (m.has('warn_at')) b.warnAt = get('warn_at', (v) => r.readFraction(y, v));
   if (m.has('demote_at')) b.demoteAt = get('demote_at', (v) => r.readFraction(y, v));
-  for (const [k, what] of [['channel', 'the OneAPI channel name or id'], ['free_tokens', 'the free tokens per window']]) {
-    if (!m.has(k)) y.error(b.at.entry, join(e.path, k), `required: ${what}`);
+  for (const k of BUDGET_SCHEMA.required) {
+    if (!m.has(k)) y.error(b.at.entry, join(e.path, k), `required: ${REQUIRED[k] ?? k}`);
   }
   return b;
 }
@@ -62,7 +66,7 @@ function readUsage(y: YamlFile, e: Entry): UsageSource | undefined {
 }
 
 function readChannelsFile(y: YamlFile, d: Draft): string | undefined {
-  const m = entries(y, rootEntry(y), ['timezone', 'usage', 'channels'])?.map;
+  const m = entries(y, rootEntry(y), keysOf(CHANNELS_SCHEMA))?.map;
   if (!m) return undefined;
   const usage = m.get('usage');
   if (usage) d.usageSource = readUsage(y, usage);
@@ -87,12 +91,12 @@ function readChannelsFile(y: YamlFile, d: Draft): string | undefined {
 
 function readPrioritiesFile(y: YamlFile, d: Draft): { at?: string; timezone?: string } {
   const reset: { at?: string; timezone?: string } = { at: DEFAULT_RESET };
-  const m = entries(y, rootEntry(y), ['reset', 'defaults', 'demoted', 'routing_delay'])?.map;
+  const m = entries(y, rootEntry(y), keysOf(PRIORITIES_SCHEMA))?.map;
   if (!m) return reset;
   const delay = m.get('routing_delay');
   if (delay) d.routingDelay = r.readSeconds(y, delay);
   const resetEntry = m.get('reset');
-  const rm = resetEntry ? entries(y, resetEntry, ['at', 'timezone'])?.map : undefined;
+  const rm = resetEntry ? entries(y, resetEntry, keysOf(PRIORITIES_SCHEMA.properties.reset))?.map : undefined;
   const at = rm?.get('at');
   const tz = rm?.get('timezone');
   if (at) reset.at = r.readTime(y, at, 'at');
@@ -136,6 +140,7 @@ function toBudget(b: BudgetDraft, resetAt: string): Budget {
     warnAt: b.warnAt!,
     demoteAt: b.demoteAt!,
     source: b.at.channel,
+    ...(b.at.model && { modelSource: b.at.model }),
   };
 }
 

@@ -1,12 +1,13 @@
 import { DateTime, IANAZone } from 'luxon';
 import type { Flavor } from '../oneapi/types.js';
 import { describe, scalar, type Entry, type YamlFile } from './parse.js';
+import { TIME_PATTERN, WINDOW_KINDS } from './schema.js';
 import type { ChannelRef, ConfigIssue, DefaultPriority, Source, WindowKind } from './types.js';
 
 // ---- value rules: read one value, or report what is allowed and return undefined ----
 
-const WINDOWS: readonly WindowKind[] = ['daily', 'weekly', 'monthly', 'total'];
-const TIME = /^([01]?\d|2[0-3]):([0-5]\d)$/;
+const WINDOWS: readonly WindowKind[] = WINDOW_KINDS;
+const TIME = new RegExp(TIME_PATTERN);
 const TOKENS = /^(\d+(?:\.\d*)?|\.\d+)\s*([km]?)$/i;
 
 function check<T>(y: YamlFile, e: Entry, v: T | undefined, allowed: string): T | undefined {

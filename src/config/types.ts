@@ -26,6 +26,8 @@ export interface Budget {
   warnAt: number;
   demoteAt: number;
   source: Source;
+  /** Where `model` was written, for messages about it. */
+  modelSource?: Source;
 }
 
 export interface DefaultPriority {

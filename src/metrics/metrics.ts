@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { BudgetState, BudgetStatus, ChannelPlan } from '../policy/decide.js';
 import type { CycleResult } from '../reconcile/cycle.js';
 import type { Change } from '../reconcile/apply.js';
+import type { DailyReport } from '../report/daily.js';
 
 /** The daemon's Prometheus metrics, on a registry of their own. */
 export interface Metrics {
@@ -10,7 +11,12 @@ export interface Metrics {
   recordCycle(result: CycleResult, nowMs: number): void;
   /** Hook for the OneAPI client's onRequest(endpoint, result). */
   recordRequest(endpoint: string, result: string): void;
+  /** The daily report's days (the dashboard's 7-day chart), as per-local-day series for Grafana. */
+  recordDays(report: DailyReport): void;
 }
+
+/** How `quota_pilot_daily_tokens` splits a day's tokens, as the report does. */
+export const DAY_SPLITS = { free: 'free', overBudget: 'over_budget', unbudgeted: 'unbudgeted' } as const;
 
 /** Every value `quota_pilot_budget_state` carries a series for. */
 export const BUDGET_STATES: readonly BudgetState[] = ['ok', 'warning', 'exhausted', 'unresolved'];
@@ -64,6 +70,20 @@ export function createMetrics(): Metrics {
     name: 'quota_pilot_oneapi_requests_total',
     help: 'Requests to the OneAPI admin API by route and result (ok or the error kind).',
     labelNames: ['endpoint', 'result'],
+    registers,
+  });
+  // Days are the config's local days (a Prometheus step is aligned to UTC, so range queries cannot cut them): the
+  // daemon exports each of the last 7 with a `day` label, and Grafana reads them with instant queries.
+  const dailyTokens = new Gauge({
+    name: 'quota_pilot_daily_tokens',
+    help: 'Tokens per local day (label day, YYYY-MM-DD in the config timezone) and model, split into free, over_budget and unbudgeted; the last 7 days.',
+    labelNames: ['day', 'model', 'split'],
+    registers,
+  });
+  const dailyRequests = new Gauge({
+    name: 'quota_pilot_daily_requests',
+    help: 'Requests per local day (label day, YYYY-MM-DD in the config timezone) and model; the last 7 days.',
+    labelNames: ['day', 'model'],
     registers,
   });
   const lastSuccess = new Gauge({ name: 'quota_pilot_last_success_timestamp_seconds', help: 'Unix time of the last successful cycle (0 before the first).', registers });
@@ -134,6 +154,15 @@ export function createMetrics(): Metrics {
     },
     recordRequest(endpoint, result) {
       requests.inc({ endpoint, result });
+    },
+    recordDays(report) {
+      dailyTokens.reset();
+      dailyRequests.reset();
+      for (const d of report.days)
+        for (const [model, u] of Object.entries(d.byModel)) {
+          for (const [key, split] of Object.entries(DAY_SPLITS)) dailyTokens.set({ day: d.day, model, split }, u[key as keyof typeof DAY_SPLITS]);
+          dailyRequests.set({ day: d.day, model }, u.requests);
+        }
     },
   };
 }

@@ -10,6 +10,8 @@ export interface HttpServerOptions {
   metrics: Metrics;
   health: () => { ok: boolean; body: Record<string, unknown> };
   log: Logger;
+  /** More read-only routes (the dashboard); undefined for a path they do not serve. */
+  routes?: (url: URL) => Promise<{ status: number; type: string; body: string } | undefined>;
 }
 
 /** A listening metrics server. */
@@ -20,11 +22,16 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-const FORMS = 'expected host:port, [ipv6]:port or :port';
+const FORMS = 'expected host:port, [ipv6]:port, :port or port';
 
-/** Parses a --listen value: `host:port`, `[::1]:port`, or `:port` (loopback, 127.0.0.1). Throws an Error saying what is wrong. */
+/**
+ * Parses a --listen value: `host:port`, `[::1]:port`, or `:port` and a bare `port` (both loopback, 127.0.0.1).
+ * Throws an Error saying what is wrong.
+ */
 export function parseListen(s: string): { host: string; port: number } {
-  const v = s.trim();
+  let v = s.trim();
+  // A bare port stays on loopback, like ':port': metrics are not for the whole network by default.
+  if (/^\d+$/.test(v)) v = `:${v}`;
   let host: string;
   let portText: string;
   const bracketed = /^\[([^\]]*)\]:(.*)$/.exec(v);
@@ -46,9 +53,12 @@ export function parseListen(s: string): { host: string; port: number } {
   return { host, port };
 }
 
-/** Serves GET /metrics (Prometheus text) and GET /healthz (200 or 503 JSON); 404 otherwise. Never throws on a request. */
+/**
+ * Serves GET /metrics (Prometheus text), GET /healthz (200 or 503 JSON) and `routes`; 404 otherwise. Never throws
+ * on a request.
+ */
 export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
-  const { metrics, health, log } = opts;
+  const { metrics, health, log, routes } = opts;
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err, method: req.method, path: req.url }, 'metrics server request failed');
@@ -58,7 +68,8 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
     if (path === '/metrics') return send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
@@ -66,6 +77,8 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
       const h = health();
       return send(res, h.ok ? 200 : 503, 'application/json', JSON.stringify(h.body));
     }
+    const reply = await routes?.(url);
+    if (reply) return send(res, reply.status, reply.type, reply.body);
     send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
   }
 

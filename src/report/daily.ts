@@ -20,7 +20,8 @@ export interface Split {
 export interface DayReport extends Usage {
   /** Local date, YYYY-MM-DD. */
   day: string;
-  byModel: Record<string, Usage>;
+  /** Per model, with the same free / over budget / unbudgeted split as the day. */
+  byModel: Record<string, Usage & Split>;
   /** Keyed by OneAPI channel id. */
   byChannel: Record<string, Usage>;
   split: Split;
@@ -94,14 +95,16 @@ export function dailyReport(input: DailyReportInput): DailyReport {
     const day = days.get(b.day);
     if (!day) continue;
     const c = channel(b.channel);
-    addUsage(day, b);
-    addUsage(c, b);
-    addUsage((day.byModel[b.model] ??= { tokens: 0, requests: 0 }), b);
-    addUsage((day.byChannel[String(b.channel)] ??= { tokens: 0, requests: 0 }), b);
-    modelTokens.set(b.model, (modelTokens.get(b.model) ?? 0) + b.tokens);
     const free = freeOf.get(b);
     const part: Split = free === undefined ? { ...zeroSplit(), unbudgeted: b.tokens } : { free, overBudget: b.tokens - free, unbudgeted: 0 };
+    const model = (day.byModel[b.model] ??= { tokens: 0, requests: 0, ...zeroSplit() });
+    addUsage(day, b);
+    addUsage(c, b);
+    addUsage(model, b);
+    addUsage((day.byChannel[String(b.channel)] ??= { tokens: 0, requests: 0 }), b);
+    modelTokens.set(b.model, (modelTokens.get(b.model) ?? 0) + b.tokens);
     addSplit(day.split, part);
+    addSplit(model, part);
     addSplit(c, part);
   }
 

@@ -37,7 +37,8 @@ describe('bad input gets a clear error and changes nothing', () => {
     const r = await runCli(['validate'], w.env);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('config OK: 4 budgets');
+    expect(r.stdout).toContain(`config OK: ${w.cfg}: 4 budgets`);
+    expect(r.stdout).toContain('checked against OneAPI (one-api)');
   });
 
   it('a budget naming a missing channel is reported; the other channels are handled as usual', async () => {

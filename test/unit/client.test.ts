@@ -60,9 +60,9 @@ describe('getChannel', () => {
   it('drops the clear-text key one-hub sends and reads a null priority as 0', async () => {
     api()
       .get('/api/channel/7')
-      .reply(200, ok({ ...aChannel, priority: null, key: 'sk-upstream-secret', models: 'gpt-4o', weight: 1 }));
+      .reply(200, ok({ ...aChannel, priority: null, key: 'sk-upstream-secret', models: 'gpt-4o, ,o1', weight: 1 }));
     const ch = await make({ flavor: 'one-hub' }).getChannel(7);
-    expect(ch).toEqual({ id: 7, name: 'free-tier', priority: 0, status: 1, models: ['gpt-4o'] });
+    expect(ch).toEqual({ id: 7, name: 'free-tier', priority: 0, status: 1, models: ['gpt-4o', 'o1'] });
     expect(JSON.stringify(ch)).not.toContain('sk-upstream-secret');
   });
 });

@@ -294,6 +294,7 @@ channels:
           {
             key: '7/m:total', channel: 7, model: 'm', freeTokens: 5, window: 'total', resetAt: '03:05',
             since: '2026-11-01', warnAt: 0.5, demoteAt: 1, source: { file: 'c.yaml', line: 5, col: 14 },
+            modelSource: { file: 'c.yaml', line: 6, col: 12 },
           },
         ],
         reset: { at: '02:20', timezone: 'Europe/Berlin' },

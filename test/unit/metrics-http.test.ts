@@ -40,9 +40,11 @@ describe('parseListen', () => {
     ['[::1]:9464', '::1', 9464],
     ['[::]:0', '::', 0],
     [':9464', '127.0.0.1', 9464],
+    ['9464', '127.0.0.1', 9464],
   ])('%s', (s, host, port) => expect(parseListen(s)).toEqual({ host, port }));
   it.each([
-    ['9464', /no port/],
+    ['localhost', /no port/],
+    ['99999', /out of range/],
     ['host:', /port "" is not a number/],
     ['host:abc', /port "abc" is not a number/],
     ['host:70000', /out of range/],

@@ -1,8 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
@@ -15,6 +14,8 @@ import type { Channel } from '../../src/oneapi/types.js';
 import type { Config } from '../../src/config/types.js';
 import type { Bucket } from '../../src/usage/buckets.js';
 import { aBudget, aChannel, aConfig, aDefault, aMemory } from '../helpers/builders.js';
+import { tempDir } from '../helpers/temp.js';
+import { dailyReport } from '../../src/report/daily.js';
 
 const TZ = 'Asia/Shanghai';
 const NOW = DateTime.fromISO('2026-11-24T15:00', { zone: TZ }).toMillis();
@@ -156,15 +157,57 @@ describe('metrics', () => {
     expect([...used].filter((n) => !exported.has(n))).toEqual([]);
   });
 
+  it('exports the report\'s last days per local day, model and split (what the page and the Grafana 7-day panel show)', async () => {
+    const m = createMetrics();
+    const buckets = [bucket(1, 'ds', 1_200_000), bucket(2, 'ds', 300_000), { ...bucket(1, 'ds', 400_000), day: '2026-11-23', start: TODAY - 86_400 }];
+    const report = dailyReport({ config, buckets, channelIds: resolveRefs(config, world()).ids, channelNames: new Map(world().map((c) => [c.id, c.name])), nowMs: NOW, days: 7 });
+    m.recordDays(report);
+    const text = await m.registry.metrics();
+    expect(text).toContain('quota_pilot_daily_tokens{day="2026-11-24",model="ds",split="free"} 1000000');
+    expect(text).toContain('quota_pilot_daily_tokens{day="2026-11-24",model="ds",split="over_budget"} 200000');
+    expect(text).toContain('quota_pilot_daily_tokens{day="2026-11-24",model="ds",split="unbudgeted"} 300000');
+    expect(text).toContain('quota_pilot_daily_tokens{day="2026-11-23",model="ds",split="free"} 400000');
+    expect(text).toContain('quota_pilot_daily_requests{day="2026-11-24",model="ds"} 2');
+    // A new report replaces the days: one that left the last 7 leaves no series behind.
+    m.recordDays({ ...report, days: report.days.filter((d) => d.day !== '2026-11-23') });
+    expect(await m.registry.metrics()).not.toContain('day="2026-11-23"');
+  });
+
+  itWith('promtool', 'the Grafana 7-day panel returns a series per local day, split and requests (promtool test rules)', async (promtool) => {
+    const m = createMetrics();
+    const buckets = [bucket(1, 'ds', 1_200_000), bucket(2, 'ds', 300_000), { ...bucket(1, 'ds', 400_000), day: '2026-11-23', start: TODAY - 86_400 }];
+    m.recordDays(dailyReport({ config, buckets, channelIds: resolveRefs(config, world()).ids, channelNames: new Map(world().map((c) => [c.id, c.name])), nowMs: NOW, days: 7 }));
+    const series = (await m.registry.metrics()).split('\n').filter((l) => /^quota_pilot_daily_\w+\{/.test(l));
+    const input = series.map((l) => `      - series: ${JSON.stringify(l.slice(0, l.lastIndexOf(' ')))}\n        values: "${l.slice(l.lastIndexOf(' ') + 1)}"\n`).join('');
+    const dash = JSON.parse(readFileSync(new URL('../../dashboards/quota-pilot.json', import.meta.url), 'utf8'));
+    const panel = dash.panels.find((p: { repeat?: string }) => p.repeat === 'model');
+    const [tokens, requests] = panel.targets.map((t: { expr: string; instant: boolean }) => {
+      expect(t.instant).toBe(true);
+      return t.expr.replaceAll('$instance', '.*').replaceAll('$model', 'ds');
+    });
+    const sample = (labels: string, value: number) => `          - labels: '${labels}'\n            value: ${value}\n`;
+    const tokenSamples = [['2026-11-23', 'free', 400_000], ['2026-11-23', 'over_budget', 0], ['2026-11-23', 'unbudgeted', 0], ['2026-11-24', 'free', 1_000_000], ['2026-11-24', 'over_budget', 200_000], ['2026-11-24', 'unbudgeted', 300_000]] as const;
+    const doc = [
+      'tests:\n  - interval: 1m\n    input_series:\n' + input,
+      '    promql_expr_test:\n',
+      `      - expr: ${JSON.stringify(tokens)}\n        eval_time: 0m\n        exp_samples:\n` + tokenSamples.map(([day, split, v]) => sample(`{day="${day}", split="${split}"}`, v)).join(''),
+      `      - expr: ${JSON.stringify(requests)}\n        eval_time: 0m\n        exp_samples:\n` + sample('{day="2026-11-23", split="requests"}', 1) + sample('{day="2026-11-24", split="requests"}', 2),
+    ].join('');
+    const dir = await tempDir('qp-grafana-');
+    await writeFile(join(dir, 'panel.test.yml'), doc);
+    const out = await run(promtool, ['test', 'rules', join(dir, 'panel.test.yml')], '');
+    expect([out.code, out.stderr]).toEqual([0, '']);
+    expect(out.stdout).toContain('SUCCESS');
+  });
+
   itWith('promtool', 'has dashboard queries that are valid PromQL (promtool check rules)', async (promtool) => {
     const dash = JSON.parse(readFileSync(new URL('../../dashboards/quota-pilot.json', import.meta.url), 'utf8'));
     const vars = (e: string) => e.replaceAll('$__rate_interval', '5m').replaceAll('$instance', '.*').replaceAll('$budget', '.*');
     const exprs: string[] = dash.panels.flatMap((p: { targets?: Array<{ expr: string }> }) => (p.targets ?? []).map((t) => vars(t.expr)));
     const rules = exprs.map((e, i) => `      - record: panel_query_${i}\n        expr: ${JSON.stringify(e)}\n`).join('');
-    const dir = await mkdtemp(join(tmpdir(), 'qp-dash-'));
+    const dir = await tempDir('qp-dash-');
     await writeFile(join(dir, 'rules.yml'), `groups:\n  - name: dashboard\n    rules:\n${rules}`);
     const out = await run(promtool, ['check', 'rules', join(dir, 'rules.yml')], '');
-    await rm(dir, { recursive: true });
     expect([out.code, out.stderr]).toEqual([0, '']);
     expect(out.stdout).toContain(`SUCCESS: ${exprs.length} rules found`);
   });

@@ -39,7 +39,7 @@ describe('dailyReport days', () => {
       ['2026-11-25', 0, 0],
     ]);
     expect([r.from, r.to, r.timezone]).toEqual(['2026-11-23', '2026-11-25', TZ]);
-    expect(r.days[1].byModel).toEqual({ m: { tokens: 100, requests: 1 } });
+    expect(r.days[1].byModel).toEqual({ m: { tokens: 100, requests: 1, free: 0, overBudget: 0, unbudgeted: 100 } });
     expect(r.days[1].byChannel).toEqual({ '1': { tokens: 100, requests: 1 } });
   });
 

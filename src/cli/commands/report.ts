@@ -1,17 +1,20 @@
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { DateTime } from 'luxon';
-import type { ChannelRef, Config } from '../../config/types.js';
+import type { Config } from '../../config/types.js';
+import type { Channel } from '../../oneapi/types.js';
 import { systemClock } from '../../platform/clock.js';
-import { resolveRefs } from '../../policy/resolve.js';
 import { stackedBars } from '../../report/chart.js';
-import { dailyReport, type DailyReport } from '../../report/daily.js';
+import type { DailyReport } from '../../report/daily.js';
+import { reportFromState } from '../../report/from-state.js';
 import { reportSvg } from '../../report/svg.js';
-import { rememberedChannels, stateCodec, type State } from '../../reconcile/state.js';
+import { stateCodec, type State } from '../../reconcile/state.js';
 import { openStateStore } from '../../state/store.js';
 import { layoutFor, layoutSignature } from '../../usage/buckets.js';
 import { formatLocal } from '../../usage/windows.js';
 import { configOrThrow, connect, context, type Context, type GlobalOptions } from '../context.js';
+import { CommandError, UsageError } from '../errors.js';
 import { num, table } from '../render.js';
 
 /**
@@ -19,20 +22,21 @@ import { num, table } from '../render.js';
  * unbudgeted, and per channel. Read-only; OneAPI is asked for channel names only, and its absence is no error.
  */
 export async function reportCommand(opts: GlobalOptions & { days: number; json?: boolean; svg?: string }): Promise<number> {
-  if (!Number.isInteger(opts.days) || opts.days < 1 || opts.days > 40) {
-    process.stderr.write(`--days must be a whole number from 1 to 40 (the state keeps 40 days), got ${opts.days}\n`);
-    return 2;
-  }
+  if (!Number.isInteger(opts.days) || opts.days < 1 || opts.days > 40)
+    throw new UsageError(`--days must be a whole number from 1 to 40 (the state keeps 40 days), got ${opts.days}`);
+  // Checked before any work, so a typo in the path is a usage error, not a failure after the report was built.
+  if (opts.svg) await checkWritable(resolve(opts.svg), '--svg');
   const ctx = context(opts, 2);
   const { config } = await configOrThrow(ctx);
   const state = await openStateStore(ctx.stateDir, stateCodec, ctx.log).load();
-  const { channelIds, channelNames, source } = await channelsOf(ctx, config, state);
-  const nowMs = systemClock.now();
-  const report = dailyReport({ config, buckets: state.usage.buckets, channelIds, channelNames, nowMs, days: opts.days });
+  const { channels, source } = await channelsOf(ctx);
+  const report = reportFromState(config, state, channels, systemClock.now(), opts.days);
 
   if (opts.svg) {
     const path = resolve(opts.svg);
-    await writeFile(path, reportSvg(report));
+    await writeFile(path, reportSvg(report)).catch((err: Error) => {
+      throw new CommandError(`cannot write the SVG to ${path}: ${err.message}`);
+    });
     // With --json, stdout stays pure JSON.
     (opts.json ? process.stderr : process.stdout).write(`svg written to ${path}\n`);
   }
@@ -41,27 +45,24 @@ export async function reportCommand(opts: GlobalOptions & { days: number; json?:
   return 0;
 }
 
-/**
- * Channel names and config ids from OneAPI when it is configured and answers; otherwise from the names the last
- * cycle saw (kept in state).
- */
-async function channelsOf(ctx: Context, config: Config, state: State) {
-  const remembered = rememberedChannels(state);
-  const none = {
-    channelIds: resolveRefs(config, remembered).ids,
-    channelNames: new Map(remembered.map((c) => [c.id, c.name])),
-  };
-  if (!ctx.env.ONEAPI_BASE_URL) return { ...none, source: 'names as of the last cycle (ONEAPI_BASE_URL not set)' };
+/** Channels as OneAPI lists them, when it is configured and answers; else undefined (names from the last cycle). */
+async function channelsOf(ctx: Context): Promise<{ channels?: Channel[]; source: string }> {
+  if (!ctx.env.ONEAPI_BASE_URL) return { source: 'names as of the last cycle (ONEAPI_BASE_URL not set)' };
   try {
-    const channels = await connect(ctx, true).client.listChannels();
-    return {
-      channelIds: resolveRefs(config, channels).ids,
-      channelNames: new Map(channels.map((c) => [c.id, c.name])),
-      source: 'names from OneAPI',
-    };
+    return { channels: await connect(ctx, true).client.listChannels(), source: 'names from OneAPI' };
   } catch (err) {
-    return { ...none, source: `names as of the last cycle (OneAPI not reachable: ${(err as Error).message.split('\n')[0]})` };
+    return { source: `names as of the last cycle (OneAPI not reachable: ${(err as Error).message.split('\n')[0]})` };
   }
+}
+
+/** Throws a UsageError when `path` cannot be created: its directory is missing or not writable. */
+async function checkWritable(path: string, flag: string): Promise<void> {
+  const dir = dirname(path);
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new UsageError(`${flag} ${path}: the directory ${dir} does not exist`);
+  await access(dir, constants.W_OK).catch(() => {
+    throw new UsageError(`${flag} ${path}: no permission to write in ${dir}`);
+  });
 }
 
 /** COLUMNS wins; then the terminal's width; 100 when stdout is not a terminal. */

@@ -1,4 +1,6 @@
 import { createNotifier } from '../../alerts/notifier.js';
+import { dashboardReport, dashboardRoutes, type DashboardDeps } from '../../dashboard/routes.js';
+import { CycleWatch } from '../../dashboard/watch.js';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, formatIssue, type Config } from '../../config/types.js';
 import type { OneApiClient } from '../../oneapi/types.js';
@@ -58,11 +60,18 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   if (!Number.isFinite(unreachableMinutes) || unreachableMinutes <= 0)
     throw new EnvError([`ALERT_UNREACHABLE_MINUTES must be a positive number (got "${ctx.env.ALERT_UNREACHABLE_MINUTES}")`]);
   const metrics = createMetrics();
-  const { connection, client, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
-  await checkAtStart(client, config, log);
+  const { connection, client: oneapi, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
+  await checkAtStart(oneapi, config, log);
   const notifier = createNotifier({ targets, log: log.child({ component: 'alerts' }) });
   const logDb = logDbFor(ctx, config);
-  const daemon = new Daemon({
+  // The dashboard shows what the cycles saw, so a page view sends no request to OneAPI.
+  const watch = new CycleWatch();
+  const client = watch.wrap(oneapi);
+  const startedAt = systemClock.now();
+  const health = () =>
+    healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter, staleAfterMs: staleAfterMs(opts.interval) });
+  const board: DashboardDeps = { config: () => daemon.config, flavor: connection.flavor, store, watch, health, now: () => systemClock.now(), startedAt };
+  const daemon: Daemon = new Daemon({
     logDb: () => logDb.get(),
     client,
     flavor: connection.flavor,
@@ -73,19 +82,22 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     reloadConfig: () => loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env) }),
     intervalSec: opts.interval,
     dryRun: !!opts.dryRun,
-    onCycle: (r) => metrics.recordCycle(r, systemClock.now()),
-    notify: (e) => notifier.send(e),
+    onCycle: (r) => {
+      metrics.recordCycle(r, systemClock.now());
+      watch.onCycle(r, systemClock.now(), !!opts.dryRun);
+      dashboardReport(board, 7).then(
+        (report) => metrics.recordDays(report),
+        (err: unknown) => log.error({ err }, 'daily totals failed'),
+      );
+    },
+    notify: (e) => {
+      notifier.send(e);
+      watch.onAlert(e);
+    },
     unreachableMinutes,
   });
-  const startedAt = systemClock.now();
   let server: HttpServer | null = null;
-  if (listen)
-    server = await startHttpServer({
-      ...listen,
-      metrics,
-      log,
-      health: () => healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter, staleAfterMs: staleAfterMs(opts.interval) }),
-    });
+  if (listen) server = await startHttpServer({ ...listen, metrics, log, health, routes: dashboardRoutes(board) });
   log.info(
     { flavor: connection.flavor, baseUrl: connection.baseUrl, usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', alertTargets: targets.map((t) => t.name) },
     'quota-pilot started',

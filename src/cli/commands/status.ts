@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { systemClock } from '../../platform/clock.js';
 import type { Channel } from '../../oneapi/types.js';
 import { configOrThrow, connect, context, type GlobalOptions } from '../context.js';
@@ -11,6 +12,7 @@ export async function statusCommand(opts: GlobalOptions & { json?: boolean }): P
   const ctx = context(opts, 2);
   const { config } = await configOrThrow(ctx);
   const { client, store, connection } = connect(ctx, true);
+  const stateFile = { path: store.path, exists: existsSync(store.path) };
   const state = await store.load();
   let live: { channels: Channel[] } | { error: string };
   try {
@@ -18,7 +20,7 @@ export async function statusCommand(opts: GlobalOptions & { json?: boolean }): P
   } catch (err) {
     live = { error: (err as Error).message };
   }
-  const report = statusReport(config, state, live, systemClock.now(), connection.flavor);
+  const report = statusReport(config, state, live, systemClock.now(), connection.flavor, stateFile);
   process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderStatus(report, config)) + '\n');
   return report.oneapi.reachable ? 0 : 1;
 }

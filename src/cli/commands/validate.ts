@@ -1,9 +1,10 @@
 import { loadConfig } from '../../config/load.js';
-import { formatIssue } from '../../config/types.js';
+import { formatIssue, type ConfigIssue } from '../../config/types.js';
 import { createClient } from '../../oneapi/client.js';
 import type { Config } from '../../config/types.js';
-import type { Flavor } from '../../oneapi/types.js';
+import { OneApiError, type Flavor } from '../../oneapi/types.js';
 import { EnvError, flavorOf, readConnection, readDbSettings } from '../../platform/env.js';
+import { checkModels } from '../../policy/models.js';
 import { DbError } from '../../usage/db/connect.js';
 import { openLogDb } from '../../usage/db/open.js';
 import { schemaProblems } from '../../usage/db/queries.js';
@@ -11,41 +12,61 @@ import { formatRefProblem, resolveRefs } from '../../policy/resolve.js';
 import { context, type GlobalOptions } from '../context.js';
 
 /**
- * Checks both YAML files and, when a connection is configured, that every channel they name exists exactly once in
- * OneAPI. Exit 0, or 78 with every problem listed.
+ * Checks both YAML files, then that every channel they name exists exactly once in OneAPI and serves the budgets'
+ * models. Exit 0; 78 with every problem listed; 77 when OneAPI refuses the token and 1 when it cannot be reached,
+ * because a config that was not checked against OneAPI has not been validated. `--offline` checks the YAML only.
  */
-export async function validateCommand(opts: GlobalOptions): Promise<number> {
+export async function validateCommand(opts: GlobalOptions & { offline?: boolean }): Promise<number> {
   const ctx = context(opts, 2);
-  const loaded = await loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env) });
-  const lines = loaded.issues.map((i) => `${i.severity}: ${formatIssue(i)}`);
-  let errors = loaded.issues.filter((i) => i.severity === 'error').length;
-  if (loaded.config && ctx.env.ONEAPI_BASE_URL) {
+  const flavor = flavorOf(ctx.env);
+  const loaded = await loadConfig(ctx.configDir, { flavor });
+  const issues: ConfigIssue[] = [...loaded.issues];
+  const say = (lines: string[]) => lines.length && process.stderr.write(lines.join('\n') + '\n');
+  let refErrors: string[] = [];
+  let checked = false;
+  if (loaded.config && !opts.offline && !issues.some((i) => i.severity === 'error')) {
+    let connection;
     try {
-      const client = createClient({ ...readConnection(ctx.env), retries: 1 });
-      const resolution = resolveRefs(loaded.config, await client.listChannels());
-      lines.push(...resolution.problems.map((p) => `error: ${formatRefProblem(p)}`));
-      errors += resolution.problems.length;
+      connection = readConnection(ctx.env);
     } catch (err) {
-      lines.push(`warning: channel names not checked against OneAPI: ${(err as Error).message}`);
+      if (err instanceof EnvError) throw new EnvError([...err.problems, 'or pass --offline to check the YAML files only']);
+      throw err;
     }
-  } else if (loaded.config) {
-    lines.push('note: ONEAPI_BASE_URL is not set, so channel names were not checked against OneAPI');
+    try {
+      const channels = await createClient({ ...connection, retries: 1 }).listChannels();
+      const resolution = resolveRefs(loaded.config, channels);
+      refErrors = resolution.problems.map((p) => `error: ${formatRefProblem(p)}`);
+      issues.push(...checkModels(loaded.config, channels, resolution, flavor));
+      checked = true;
+    } catch (err) {
+      if (!(err instanceof OneApiError)) throw err;
+      say(issues.map((i) => `${i.severity}: ${formatIssue(i)}`));
+      process.stderr.write(`error: channel names and models could not be checked: ${err.message}\n`);
+      process.stderr.write('config NOT validated (pass --offline to check the YAML files only)\n');
+      return err.kind === 'auth' ? 77 : 1;
+    }
   }
+  const lines = [...issues.map((i) => `${i.severity}: ${formatIssue(i)}`), ...refErrors];
+  let errors = issues.filter((i) => i.severity === 'error').length + refErrors.length;
   let dbExit = 0;
-  if (loaded.config?.usageSource === 'database') {
-    const db = await checkDatabase(ctx.env, loaded.config, flavorOf(ctx.env));
+  if (loaded.config?.usageSource === 'database' && !opts.offline) {
+    const db = await checkDatabase(ctx.env, loaded.config, flavor);
     lines.push(...db.lines);
     dbExit = db.exit;
     if (db.exit === 78) errors += db.lines.length;
   }
-  if (lines.length) process.stderr.write(lines.join('\n') + '\n');
+  if (errors === 0 && opts.offline) lines.push('note: --offline: channel names and models were not checked against OneAPI');
+  say(lines);
   if (dbExit === 77 || dbExit === 1) return dbExit;
   if (errors > 0) {
     process.stderr.write(`${errors} error${errors === 1 ? '' : 's'} in ${ctx.configDir}\n`);
     return 78;
   }
   const c = loaded.config!;
-  process.stdout.write(`config OK: ${c.budgets.length} budgets, ${c.defaults.length} default priorities, demoted ${c.demoted}, nightly reset ${c.reset.at} ${c.reset.timezone}\n`);
+  const against = checked ? `, checked against OneAPI (${flavor})` : ', OneAPI not checked (--offline)';
+  process.stdout.write(
+    `config OK: ${ctx.configDir}: ${c.budgets.length} budgets, ${c.defaults.length} default priorities, demoted ${c.demoted}, nightly reset ${c.reset.at} ${c.reset.timezone}${against}\n`,
+  );
   return 0;
 }
 
