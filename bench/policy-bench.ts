@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { pino } from 'pino';
-import { parseConfig } from '../src/config/load.js';
+import { parseConfig } from '../src/config/parse-config.js';
 import { createClient } from '../src/oneapi/client.js';
 import { runCycle } from '../src/reconcile/cycle.js';
 import { stateCodec } from '../src/reconcile/state.js';

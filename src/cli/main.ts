@@ -6,13 +6,6 @@ import { OneApiError } from '../oneapi/types.js';
 import { EnvError } from '../platform/env.js';
 import { StateSaveError } from '../reconcile/cycle.js';
 import { StateLockedError } from '../state/lock.js';
-import { demoCommand } from './commands/demo.js';
-import { logsCommand } from './commands/logs.js';
-import { onceCommand } from './commands/once.js';
-import { reportCommand } from './commands/report.js';
-import { runCommand } from './commands/run.js';
-import { statusCommand } from './commands/status.js';
-import { validateCommand } from './commands/validate.js';
 import { CommandError, UsageError } from './errors.js';
 
 /** Exit codes (sysexits.h where one fits). */
@@ -115,13 +108,25 @@ function exitAfterFlush(code: number): void {
 
 const exitWith = (p: Promise<number>) => p.then(exitAfterFlush, fail);
 
+// Each command's module is loaded when that command runs: a short command does not pay at start-up for what only
+// another needs (the simulator, the dashboard, Prometheus' client, the database drivers).
+const commands = {
+  run: () => import('./commands/run.js'),
+  once: () => import('./commands/once.js'),
+  status: () => import('./commands/status.js'),
+  report: () => import('./commands/report.js'),
+  validate: () => import('./commands/validate.js'),
+  logs: () => import('./commands/logs.js'),
+  demo: () => import('./commands/demo.js'),
+};
+
 globals(program.command('run'))
   .description('run the daemon: a cycle every interval and the nightly reset')
   .option('--interval <seconds>', 'seconds between cycles', seconds, 60)
   .option('--dry-run', 'plan and log changes, write nothing to OneAPI')
   .option('--listen <host:port>', 'serve the dashboard, /metrics and /healthz here (a bare port means 127.0.0.1; "off" to disable)', listenAddress, '127.0.0.1:9464')
   .option('--unhealthy-after <cycles>', 'failed cycles in a row after which /healthz answers 503', (v) => positive(v), 3)
-  .action((o) => exitWith(runCommand(o)));
+  .action((o) => exitWith(commands.run().then((m) => m.runCommand(o))));
 
 const LOCK_WAIT = ['--lock-wait <seconds>', 'how long to wait for a cycle in flight on the same state dir (the daemon\'s) before giving up with exit 75'] as const;
 
@@ -135,30 +140,30 @@ globals(program.command('once'))
   .description('run one cycle, then exit (0 when it completed)')
   .option('--dry-run', 'print the plan, write nothing')
   .option(...LOCK_WAIT, waitSeconds, 60)
-  .action((o) => exitWith(onceCommand(o, false)));
+  .action((o) => exitWith(commands.once().then((m) => m.onceCommand(o, false))));
 
 globals(program.command('reset'))
   .description('run the nightly reset now')
   .option('--dry-run', 'print the plan, write nothing')
   .option(...LOCK_WAIT, waitSeconds, 60)
-  .action((o) => exitWith(onceCommand(o, true)));
+  .action((o) => exitWith(commands.once().then((m) => m.onceCommand(o, true))));
 
 globals(program.command('status'))
   .description('one row per budget: usage, state, observed and desired priority')
   .option('--json', 'machine-readable output')
-  .action((o) => exitWith(statusCommand(o)));
+  .action((o) => exitWith(commands.status().then((m) => m.statusCommand(o))));
 
 globals(program.command('report'))
   .description('daily token usage per model and channel over N days, as stacked bars')
   .option('--days <n>', 'how many days, ending today (1 to 40)', (v) => days(v), 7)
   .option('--json', 'machine-readable output')
   .option('--svg <file>', 'also write the chart as an SVG file')
-  .action((o) => exitWith(reportCommand(o)));
+  .action((o) => exitWith(commands.report().then((m) => m.reportCommand(o))));
 
 globals(program.command('validate'))
   .description('check channels.yaml and priorities.yaml, and the channels and models they name against OneAPI')
   .option('--offline', 'check the YAML files only; channel names and models are not checked')
-  .action((o) => exitWith(validateCommand(o)));
+  .action((o) => exitWith(commands.validate().then((m) => m.validateCommand(o))));
 
 program
   .command('logs')
@@ -167,7 +172,7 @@ program
   .option('-n, --lines <n>', 'the last N lines (journalctl -n)', (v) => positive(v))
   .option('--since <time>', 'lines since this time, e.g. "1 hour ago" or "2026-11-24 18:00" (journalctl --since)')
   .option('--unit <name>', 'the systemd unit to read', 'quota-pilot')
-  .action((o) => exitWith(logsCommand(o)));
+  .action((o) => exitWith(commands.logs().then((m) => m.logsCommand(o))));
 
 program
   .command('demo')
@@ -175,6 +180,6 @@ program
   .option('--speed <factor>', 'simulated seconds per real second (0: no pauses)', speed, 3600)
   .option('--config-dir <dir>', 'use channels.yaml and priorities.yaml from here instead of the shipped examples')
   .option('--keep', 'afterwards keep the state, the simulator and the dashboard, until Ctrl-C, to try status, report and the page')
-  .action((o) => exitWith(demoCommand(o)));
+  .action((o) => exitWith(commands.demo().then((m) => m.demoCommand(o))));
 
 program.parseAsync().catch(fail);

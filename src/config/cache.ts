@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LoadedConfig } from './load.js';
+import type { LoadedConfig } from './parse-config.js';
 
 const FILE = 'config-cache.json';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,7 +24,7 @@ function loaderCode(): Promise<string> {
  * with thousands of budgets; the cache is keyed by the texts and the loader's code, so it cannot go stale. Only
  * a config without errors is kept; a cache that cannot be read or written is ignored.
  */
-export async function cachedConfig(dir: string, inputs: string[], compute: () => LoadedConfig): Promise<LoadedConfig> {
+export async function cachedConfig(dir: string, inputs: string[], compute: () => Promise<LoadedConfig>): Promise<LoadedConfig> {
   const key = createHash('sha256').update(inputs.join('\u0000')).update(await loaderCode()).digest('hex');
   const path = join(dir, FILE);
   try {
@@ -33,7 +33,7 @@ export async function cachedConfig(dir: string, inputs: string[], compute: () =>
   } catch {
     // missing or unreadable: compute
   }
-  const loaded = compute();
+  const loaded = await compute();
   if (loaded.config) {
     const tmp = `${path}.${process.pid}.tmp`;
     await mkdir(dirname(path), { recursive: true })

@@ -1,6 +1,6 @@
 /**
  * The shape of channels.yaml and priorities.yaml as JSON Schema (draft-07), for editors (yaml-language-server) and
- * for the loader: load.ts takes its allowed keys, required keys, defaults, window kinds and the time pattern from
+ * for the loader: parse-config.ts takes its allowed keys, required keys, defaults, window kinds and the time pattern from
  * here, so the two cannot drift. What a schema cannot say (a real IANA zone, a real date, cross-field rules such as
  * a budget's channel needing a default priority) stays in the loader, which gives the line-numbered messages.
  * `npm run schema` writes these to schemas/*.schema.json; a test checks the files are current.

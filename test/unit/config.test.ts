@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse-config.js';
 import type { Flavor } from '../../src/oneapi/types.js';
 import { formatIssue, type ConfigIssue } from '../../src/config/types.js';
 

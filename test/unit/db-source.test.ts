@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse-config.js';
 import { formatIssue } from '../../src/config/types.js';
 import { EnvError, readDbSettings } from '../../src/platform/env.js';
 import { BucketClock } from '../../src/usage/buckets.js';

@@ -3,7 +3,7 @@ import { Ajv } from 'ajv';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse-config.js';
 import { CHANNELS_SCHEMA, PRIORITIES_SCHEMA, schemaFiles } from '../../src/config/schema.js';
 import { ROOT } from '../helpers/cli.js';
 
