@@ -6,14 +6,9 @@ import type { AlertMemory } from './memory.js';
 
 export { emptyAlertMemory, type AlertMemory } from './memory.js';
 
-/** A priority write that landed (reconcile's Change; declared here so events does not import reconcile). */
-export interface Change {
-  id: number;
-  name: string;
-  from: number;
-  to: number;
-  reason: string;
-}
+import type { Change } from '../policy/change.js';
+
+export type { Change } from '../policy/change.js';
 import type { AlertEvent } from './types.js';
 import { unmovedDemotions } from './unmoved.js';
 

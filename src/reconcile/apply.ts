@@ -2,14 +2,9 @@ import type { Logger } from 'pino';
 import type { ChannelPlan } from '../policy/decide.js';
 import type { OneApiClient } from '../oneapi/types.js';
 
-/** One priority write: the difference between what a channel has and what the policy wants. */
-export interface Change {
-  id: number;
-  name: string;
-  from: number;
-  to: number;
-  reason: string;
-}
+import type { Change } from '../policy/change.js';
+
+export type { Change } from '../policy/change.js';
 
 /** The writes a plan needs: only channels whose desired priority differs from the observed one. */
 export function diff(plans: ChannelPlan[]): Change[] {

@@ -29,13 +29,19 @@ describe('the state file with the real CLI', () => {
     const daemon = t.start(['run', '--interval', '5', '--listen', 'off'], w.env);
     await waitFor(() => events(daemon.out()).some((e) => e.msg === 'cycle done'), 15_000, 'the first daemon cycle');
     let expected = 20_000;
+    let newest = 0;
     for (let round = 0; round < 3; round++) {
-      const batch = logs(3, 'GLM-4-7-251222', 10, 100 + round, 60);
-      w.sim.addLogs(batch);
+      // Stamped just now: after every read so far (reads end 10 s behind OneAPI's clock), so the cycles that follow
+      // count them as new rows, whichever process runs them.
+      newest = Math.floor(Date.now() / 1000) - 2;
+      w.sim.addLogs(Array.from({ length: 10 }, () => ({ created_at: newest, channel: 3, model_name: 'GLM-4-7-251222', prompt_tokens: 100 + round, completion_tokens: 0 })));
       expected += 10 * (100 + round);
       const runs = await Promise.all([runCli(['once'], w.env), runCli(['once'], w.env), runCli(['reset'], w.env)]);
       for (const r of runs) expect({ code: r.code, err: r.stderr.split('\n').filter((l) => l.includes('"level":50')) }).toEqual({ code: 0, err: [] });
     }
+    // One more cycle once the last rows are past the read lag, racing the daemon's.
+    await waitFor(() => Date.now() / 1000 >= newest + 12, 15_000, 'the last rows past the read lag');
+    expect((await runCli(['once'], w.env)).code).toBe(0);
     daemon.kill('SIGTERM');
     expect((await finished(daemon, 15_000)).code).toBe(0);
     const got = await readState(w.state);
