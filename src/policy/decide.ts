@@ -130,10 +130,12 @@ export function decide(input: DecideInput): Decision {
   }
   const managed = new Set<number>([...defaults.keys(), ...budgets.flatMap((b) => (b.channelId === null ? [] : [b.channelId]))]);
 
+  const byChannel = new Map<number, BudgetStatus[]>();
+  for (const b of budgets) if (b.channelId !== null) byChannel.set(b.channelId, [...(byChannel.get(b.channelId) ?? []), b]);
   const plans: ChannelPlan[] = [];
   for (const ch of channels) {
     if (!managed.has(ch.id)) continue;
-    const mine = budgets.filter((b) => b.channelId === ch.id);
+    const mine = byChannel.get(ch.id) ?? [];
     const exhausted = mine.filter((b) => b.state === 'exhausted').sort((a, b) => b.ratio - a.ratio);
     const due = mine.filter((b) => b.projection?.demoteBy != null && b.projection.demoteBy <= nowMs / 1000);
     const def = defaults.get(ch.id) ?? null;

@@ -36,14 +36,20 @@ export function fallbacksNotBelow(config: Config, channels: Channel[], resolutio
     if (id !== undefined && !defaults.has(id)) defaults.set(id, d.priority);
   }
   const byId = new Map(channels.map((c) => [c.id, c]));
+  const order = new Map(channels.map((c, i) => [c.id, i]));
+  // The enabled fallbacks at or above `demoted`, by model: one pass over the channels, not one per budget.
+  const fallbacks = new Map<string, Channel[]>();
+  for (const f of channels) {
+    if (f.status !== 1 || budgeted.has(f.id) || (defaults.get(f.id) ?? f.priority) > config.demoted) continue;
+    for (const m of f.models) fallbacks.set(m, [...(fallbacks.get(m) ?? []), f]);
+  }
   const seen = new Set<string>();
   return config.budgets.flatMap((b: Budget) => {
     const ch = byId.get(resolution.ids.get(b.channel) ?? -1);
     if (!ch) return [];
     const models = b.model !== undefined ? [b.model] : ch.models;
-    const high = channels.filter(
-      (f) => f.id !== ch.id && f.status === 1 && !budgeted.has(f.id) && f.models.some((m) => models.includes(m)) && (defaults.get(f.id) ?? f.priority) <= config.demoted,
-    );
+    const found = new Set(models.flatMap((m) => fallbacks.get(m) ?? []));
+    const high = [...found].filter((f) => f.id !== ch.id).sort((x, y) => order.get(x.id)! - order.get(y.id)!);
     const key = `${ch.id}:${high.map((f) => f.id).join(',')}`;
     if (high.length === 0 || seen.has(key)) return [];
     seen.add(key);
