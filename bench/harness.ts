@@ -59,7 +59,20 @@ export function cleanUpOnSignals(): void {
  * answering), with only the given environment plus PATH, and the RSS/CPU probe preloaded.
  */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 15 * 60_000, stdoutToFile = false): Promise<CliRun> {
-  const cli = startCli(args, env, stdoutToFile);
+  return runNode([CLI, ...args], env, timeoutMs, stdoutToFile);
+}
+
+/**
+ * The CLI's start-up for a command, without running it: node with the CLI's flags, loading that command's code
+ * (commands are loaded when they run, so `--version` no longer loads what `once` needs).
+ */
+export function loadCommand(command: string, env: Record<string, string>): Promise<CliRun> {
+  const module = pathToFileURL(join(ROOT, `dist/src/cli/commands/${command}.js`)).href;
+  return runNode(['--input-type=module', '-e', `await import(${JSON.stringify(module)})`], env);
+}
+
+function runNode(argv: string[], env: Record<string, string>, timeoutMs = 15 * 60_000, stdoutToFile = false): Promise<CliRun> {
+  const cli = startNode(argv, env, stdoutToFile);
   const timer = setTimeout(() => cli.child.kill('SIGKILL'), timeoutMs);
   return cli.done.finally(() => clearTimeout(timer));
 }
@@ -69,11 +82,15 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
  * to a file instead of a pipe: the CLI exits right after a large write, and a pipe loses what was not yet read.
  */
 export function startCli(args: string[], env: Record<string, string>, stdoutToFile = false): { child: ChildProcess; stdout: () => string; done: Promise<CliRun> } {
+  return startNode([CLI, ...args], env, stdoutToFile);
+}
+
+function startNode(argv: string[], env: Record<string, string>, stdoutToFile = false): { child: ChildProcess; stdout: () => string; done: Promise<CliRun> } {
   const probeFile = join(scratch, `probe-${++probeCount}.json`);
   const outFile = join(scratch, `stdout-${probeCount}.txt`);
   const outFd = stdoutToFile ? openSync(outFile, 'w') : undefined;
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [...CLI_NODE_FLAGS, '--import', PROBE, CLI, ...args], {
+  const child = spawn(process.execPath, [...CLI_NODE_FLAGS, '--import', PROBE, ...argv], {
     env: { PATH: process.env.PATH ?? '', ...env, QP_BENCH_PROBE: probeFile },
     stdio: ['ignore', outFd ?? 'pipe', 'pipe'],
   });

@@ -6,7 +6,7 @@ import { demoChannels } from '../src/cli/commands/demo.js';
 import type { Flavor } from '../src/oneapi/types.js';
 import { startSimulator } from '../src/sim/simulator.js';
 import { shippedConfig } from './backfill.js';
-import { cliEnv, configDir, failure, median, runCli, tempDir, usageMismatch } from './harness.js';
+import { cliEnv, configDir, failure, loadCommand, median, runCli, tempDir, usageMismatch } from './harness.js';
 import { num, say, type Outcome, type Row } from './table.js';
 import { DEMO_MODELS, manyBudgets, SimClock, spread, windowStart } from './worlds.js';
 
@@ -78,7 +78,7 @@ export async function manyBudgetsCpu(channels = 500, flavor: Flavor = 'one-api')
   const from = windowStart(clock.ms) + 1;
   for (const log of spread(20_000, from, Math.max(from, clock.sec - 60), ids, (_c, i) => world.models[Math.floor(i / channels) % 4])) sim.addLog(log);
   const env = cliEnv(sim, configDir(world.channelsYaml, world.prioritiesYaml), tempDir('state'), LIFTED);
-  const measure = `e. ${channels} channels, ${num(budgets)} budgets, ${flavor}: CPU of a quiet once above start-up (median of 3)`;
+  const measure = `e. ${channels} channels, ${num(budgets)} budgets, ${flavor}: CPU of a quiet once above start-up (node and the once command's code loaded; median of 3)`;
   try {
     const warm = await runCli(['once'], env);
     if (warm.code !== 0) return { rows: [{ measure, figure: `warm-up failed (${failure(warm)})`, goal: '≤ 200 ms', pass: false }], cliFailures: [`warm-up once, many budgets: ${failure(warm)}`] };
@@ -99,9 +99,9 @@ export async function manyBudgetsCpu(channels = 500, flavor: Flavor = 'one-api')
     }
     const base: number[] = [];
     for (let round = 0; round < 3; round++) {
-      const run = await runCli(['--version'], env);
+      const run = await loadCommand('once', env);
       if (run.code !== 0 || run.cpuMs === undefined)
-        return { rows: [{ measure, figure: `--version failed (${failure(run)})`, goal: '≤ 200 ms', pass: false }], cliFailures: [`--version: ${failure(run)}`] };
+        return { rows: [{ measure, figure: `loading once failed (${failure(run)})`, goal: '≤ 200 ms', pass: false }], cliFailures: [`loading once: ${failure(run)}`] };
       base.push(run.cpuMs);
     }
     const wrong = await usageMismatch(sim, env, from);
