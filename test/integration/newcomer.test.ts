@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLI, ROOT, configDir, runCli, stateDir } from '../helpers/cli.js';
+import { CLI, ROOT, configDir, finished, runCli, startCli, stateDir, waitFor } from '../helpers/cli.js';
 import { DEEPSEEK, logs, world } from '../helpers/world.js';
 
 let w: Awaited<ReturnType<typeof world>> | undefined;
@@ -104,4 +104,25 @@ describe('logs and demo', () => {
     expect(r.stdout).toMatch(/\$ curl -s http:\/\/127\.0\.0\.1:\d+\/metrics {3}\(excerpt\)\nquota_pilot_/);
     expect(r.stdout).toContain('Demo finished: free channels were demoted when used up and came back at the nightly reset.');
   });
+
+  it('demo --keep keeps the simulator and the page up: status works with the printed variables; Ctrl-C exits 0 and keeps the state', async () => {
+    const demo = startCli(['demo', '--speed', '0', '--keep'], {});
+    try {
+      await waitFor(() => demo.out().includes('after Ctrl-C:'), 60_000, 'the --keep instructions');
+      const vars = Object.fromEntries([...demo.out().matchAll(/\b(ONEAPI_BASE_URL|ONEAPI_ACCESS_TOKEN|QUOTA_PILOT_CONFIG_DIR|STATE_DIRECTORY)=(\S+)/g)].map((m) => [m[1], m[2]]));
+      expect(Object.keys(vars).sort()).toEqual(['ONEAPI_ACCESS_TOKEN', 'ONEAPI_BASE_URL', 'QUOTA_PILOT_CONFIG_DIR', 'STATE_DIRECTORY']);
+      const page = demo.out().match(/dashboard: (http:\/\/127\.0\.0\.1:\d+)\//)![1];
+      expect((await fetch(`${page}/api/status`)).status).toBe(200);
+      const status = await runCli(['status', '--json'], vars);
+      expect(status.code).toBe(0);
+      const report = JSON.parse(status.stdout) as { budgets: Array<{ name: string; used: number }> };
+      expect(report.budgets.find((b) => b.name === 'volc-deepseek')!.used).toBeGreaterThan(0);
+      demo.kill('SIGINT');
+      expect((await finished(demo, 10_000)).code).toBe(0);
+      expect(JSON.parse(await readFile(join(vars.STATE_DIRECTORY!, 'state.json'), 'utf8'))).toHaveProperty('usage');
+      await rm(vars.STATE_DIRECTORY!, { recursive: true, force: true });
+    } finally {
+      if (demo.exitCode === null) demo.kill('SIGKILL');
+    }
+  }, 90_000);
 });
