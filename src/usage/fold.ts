@@ -18,14 +18,8 @@ export interface FoldStats {
   rejected: Record<string, number>;
 }
 
-interface Delta {
-  channel: number;
-  model: string;
-  day: string;
-  start: number;
-  tokens: number;
-  requests: number;
-}
+/** This cycle's sums for one bucket, before they are added to the stored ones. */
+type Delta = Bucket;
 
 /**
  * Folds pages of raw rows into per-bucket sums as they arrive; nothing holds a whole window. It only adds to its own
