@@ -1,13 +1,14 @@
 import { z } from 'zod';
+import { isNum, recordOf } from '../platform/checks.js';
 
 /** What alerting remembers between cycles so that each event goes out once. Kept in the state file. */
 export const alertMemorySchema = z.object({
   /** Budget key -> window start in which its projected exhaustion was announced. */
-  projected: z.record(z.string(), z.number()),
+  projected: recordOf<number>(isNum, 'a number'),
   /** Managed channels known to be auto-disabled (status 3) by OneAPI. */
   autoDisabled: z.array(z.number().int()),
   /** Channel id -> when it was demoted but kept receiving traffic, once announced (unix seconds). */
-  unmoved: z.record(z.string(), z.number()).default({}),
+  unmoved: recordOf<number>(isNum, 'a number').default({}),
 });
 
 export type AlertMemory = z.infer<typeof alertMemorySchema>;

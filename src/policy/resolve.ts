@@ -18,10 +18,20 @@ export interface Resolution {
 export function resolveRefs(config: Config, channels: Channel[]): Resolution {
   const ids = new Map<ChannelRef, number>();
   const problems: RefProblem[] = [];
-  const refs = [...config.defaults, ...config.budgets];
-  for (const { channel: ref, source } of refs) {
-    if (ids.has(ref) || problems.some((p) => p.ref === ref)) continue;
-    const matches = channels.filter((c) => (typeof ref === 'number' ? c.id === ref : c.name === ref));
+  // Channels indexed by id and by name once: a config with thousands of entries is not O(entries x channels).
+  const byRef = new Map<ChannelRef, Channel[]>();
+  for (const c of channels) {
+    for (const key of [c.id, c.name]) {
+      const list = byRef.get(key);
+      if (list) list.push(c);
+      else byRef.set(key, [c]);
+    }
+  }
+  const seen = new Set<ChannelRef>();
+  for (const { channel: ref, source } of [...config.defaults, ...config.budgets]) {
+    if (seen.has(ref)) continue;
+    seen.add(ref);
+    const matches = (byRef.get(ref) ?? []).filter((c) => (typeof ref === 'number' ? c.id === ref : c.name === ref));
     if (matches.length === 1) ids.set(ref, matches[0].id);
     else if (matches.length === 0)
       problems.push({

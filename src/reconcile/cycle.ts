@@ -103,7 +103,8 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
   try {
     const channels = await client.listChannels();
     state.channelNames = Object.fromEntries(channels.map((c) => [c.id, c.name]));
-    const named = [...new Set(resolveRefs(config, channels).ids.values())].sort((a, b) => a - b);
+    const resolution = resolveRefs(config, channels);
+    const named = [...new Set(resolution.ids.values())].sort((a, b) => a - b);
     const input = { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log };
     const read = config.usageSource === 'database' ? await readDb(state.usage, input, deps) : await ingest(state.usage, input);
     state.usage = read.usage;
@@ -112,7 +113,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     const { rejected, coldChannels, ...readStats } = read.stats;
     log.debug({ ...readStats, rejected: Object.keys(rejected).length ? rejected : undefined, coldChannels: coldChannels.length ? coldChannels : undefined, watermark: read.usage.watermark }, 'usage read');
 
-    const plan = makePlan({ config, channels, buckets: read.usage.buckets, pace: state.pace, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
+    const plan = makePlan({ config, channels, resolution, buckets: read.usage.buckets, pace: state.pace, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
     const { decision } = plan;
     result.problems = plan.problems;
     result.decision = decision;
@@ -128,11 +129,14 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
       result.ok = true;
     } else {
       // Save before writing: a write whose memory (the reset done, the demotion) cannot be kept would be
-      // repeated every cycle, overriding whatever an operator does meanwhile.
-      try {
-        await store.save({ ...state, memory: decision.memory });
-      } catch (err) {
-        throw new StateSaveError(store.path, err as Error);
+      // repeated every cycle, overriding whatever an operator does meanwhile. With nothing to write, the save
+      // at the end is the only one.
+      if (result.changes.length > 0) {
+        try {
+          await store.save({ ...state, memory: decision.memory });
+        } catch (err) {
+          throw new StateSaveError(store.path, err as Error);
+        }
       }
       const applied = await applyChanges(client, result.changes, log);
       result.applied = applied.applied;

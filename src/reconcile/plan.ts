@@ -3,7 +3,7 @@ import type { Channel } from '../oneapi/types.js';
 import { decide, type Decision } from '../policy/decide.js';
 import type { Memory } from '../policy/memory.js';
 import { fallbacksNotBelow, silentBudgets, unservedModels } from '../policy/defeats.js';
-import { resolveRefs, type RefProblem } from '../policy/resolve.js';
+import { resolveRefs, type RefProblem, type Resolution } from '../policy/resolve.js';
 import type { Bucket } from '../usage/buckets.js';
 import type { PaceLog } from '../usage/burn.js';
 import { diff, type Change } from './apply.js';
@@ -20,6 +20,8 @@ export interface PlanInput {
   memory: Memory;
   nowMs: number;
   forceReset?: boolean;
+  /** resolveRefs(config, channels), when the caller already has it. */
+  resolution?: Resolution;
 }
 
 /** What a cycle will do, and why: printed by --dry-run, carried out by applyChanges (the only writer). */
@@ -33,7 +35,7 @@ export interface Plan {
 
 /** The plan as a value: no I/O, no clock. */
 export function makePlan(input: PlanInput): Plan {
-  const resolution = resolveRefs(input.config, input.channels);
+  const resolution = input.resolution ?? resolveRefs(input.config, input.channels);
   const decision = decide({ ...input, resolution });
   const problems = [...resolution.problems, ...unservedModels(input.config, input.channels, resolution), ...fallbacksNotBelow(input.config, input.channels, resolution), ...silentBudgets(decision.budgets, input.buckets, input.channels)];
   return { problems, decision, changes: diff(decision.channels) };

@@ -19,6 +19,13 @@ export type PaceLog = Record<string, PaceSample[]>;
 /** How far back the pace looks, and the shortest span it trusts. */
 const PACE_SPAN_SEC = 3600;
 const PACE_MIN_SPAN_SEC = 600;
+/**
+ * Every sample of the last DENSE_SEC is kept (the policy's burn rate looks at each one over the last 10 minutes);
+ * older ones only serve as `project`'s base, so one per THIN_SEC is enough. With 2,000 budgets and a 30 s poll
+ * that keeps ~39 samples a budget instead of 120, and the state file small enough to read and write every cycle.
+ */
+const DENSE_SEC = 900;
+const THIN_SEC = 300;
 
 /** When a budget runs out at its current pace. */
 export interface Projection {
@@ -45,13 +52,24 @@ export function project(s: Measured, nowMs: number, samples: PaceSample[] = []):
   };
 }
 
-/** Adds this cycle's observations and forgets those older than the pace looks back. Pure. */
+/**
+ * Adds this cycle's observations and forgets those older than the pace looks back, or of another window. A sample
+ * taken in the same second (or later, after the clock went back) is replaced by this one; samples older than
+ * DENSE_SEC are thinned to one per THIN_SEC. Pure.
+ */
 export function recordPace(log: PaceLog, budgets: Measured[], nowMs: number): PaceLog {
   const now = Math.floor(nowMs / 1000);
   const next: PaceLog = {};
   for (const b of budgets) {
-    const kept = (log[b.budget.key] ?? []).filter((p) => p.at >= now - PACE_SPAN_SEC && p.windowStart === b.window.start);
-    next[b.budget.key] = [...kept, { at: now, used: b.used, windowStart: b.window.start }];
+    const kept: PaceSample[] = [];
+    for (const p of log[b.budget.key] ?? []) {
+      if (p.at < now - PACE_SPAN_SEC || p.at >= now || p.windowStart !== b.window.start) continue;
+      const prev = kept[kept.length - 1];
+      if (prev && p.at < now - DENSE_SEC && p.at - prev.at < THIN_SEC) continue;
+      kept.push(p);
+    }
+    kept.push({ at: now, used: b.used, windowStart: b.window.start });
+    next[b.budget.key] = kept;
   }
   return next;
 }

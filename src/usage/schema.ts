@@ -1,28 +1,7 @@
 import { z } from 'zod';
+import { badRow, isInt, isNum, isStr, nonNeg, recordOf, rowsOf, type Fields } from '../platform/checks.js';
 
 const int = z.number().int();
-
-type Check = (v: unknown) => boolean;
-const isInt: Check = (v) => Number.isSafeInteger(v);
-const isNum: Check = (v) => typeof v === 'number' && Number.isFinite(v);
-const isStr: Check = (v) => typeof v === 'string';
-const nonNeg = (c: Check): Check => (v) => c(v) && (v as number) >= 0;
-
-/**
- * An array of many small records (buckets, recent keys), checked with a plain loop: zod per element cost ~0.1 s a
- * cycle on a state with 2,000 budgets. The issue names the first bad element and field.
- */
-function rowsOf<T>(fields: Array<[string | number, Check, string]>): z.ZodType<T[]> {
-  return z.array(z.any()).superRefine((rows, ctx) => {
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i] as Record<string | number, unknown> | null;
-      if (typeof row !== 'object' || row === null) return void ctx.addIssue({ code: 'custom', path: [i], message: 'expected a record' });
-      for (const [key, ok, what] of fields) {
-        if (!ok(row[key])) return void ctx.addIssue({ code: 'custom', path: [i, key], message: `expected ${what}, got ${JSON.stringify(row[key])}` });
-      }
-    }
-  }) as unknown as z.ZodType<T[]>;
-}
 
 /**
  * The usage part of the state file (see UsageState in ingest.ts, which this must match). Loose objects: a field
@@ -34,7 +13,7 @@ export const usageStateSchema = z.looseObject({
   cursor: z
     .looseObject({
       readTo: int,
-      channels: z.record(z.string(), int),
+      channels: recordOf<number>(isInt, 'an integer'),
       recent: rowsOf<[number | string, number]>([
         [0, (v) => isNum(v) || isStr(v), 'a number or string key'],
         [1, isNum, 'a number'],
@@ -66,5 +45,20 @@ export const usageStateSchema = z.looseObject({
   ]),
 });
 
-/** Recent samples of each budget's use (see PaceLog in burn.ts). */
-export const paceLogSchema = z.record(z.string(), z.array(z.object({ at: z.number(), used: z.number(), windowStart: z.number() })));
+const PACE_SAMPLE: Fields = [
+  ['at', isNum, 'a number'],
+  ['used', isNum, 'a number'],
+  ['windowStart', isNum, 'a number'],
+];
+
+/**
+ * Recent samples of each budget's use (see PaceLog in burn.ts): an object of sample arrays, checked with plain
+ * loops like the buckets (tens of thousands of samples with many budgets).
+ */
+export const paceLogSchema = z.any().superRefine((log, ctx) => {
+  if (typeof log !== 'object' || log === null || Array.isArray(log)) return void ctx.addIssue({ code: 'custom', message: 'expected an object of sample lists' });
+  for (const [key, samples] of Object.entries(log as Record<string, unknown>)) {
+    const bad = badRow(samples, PACE_SAMPLE);
+    if (bad) return void ctx.addIssue({ code: 'custom', path: [key, ...bad.path], message: bad.message });
+  }
+}) as unknown as z.ZodType<Record<string, Array<{ at: number; used: number; windowStart: number }>>>;

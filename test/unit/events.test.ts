@@ -46,6 +46,21 @@ describe('project', () => {
     const log = recordPace({ [d.budgets[0].budget.key]: samples }, d.budgets, now);
     expect(log[d.budgets[0].budget.key].map((p) => p.at)).toEqual([sec('2026-11-24T11:20'), sec('2026-11-24T12:15'), sec('2026-11-24T12:20')]);
   });
+
+  it('keeps every sample of the last 15 minutes, one per 5 minutes before that, and one per second', () => {
+    const channels = chans();
+    const now = ms('2026-11-24T12:20');
+    const d = decide({ config, resolution: resolveRefs(config, channels), channels, buckets: used(500_000), nowMs: now, memory: aMemory({ lastResetAt: 0 }) });
+    const key = d.budgets[0].budget.key;
+    const windowStart = sec('2026-11-24T02:20');
+    // A daemon polling every 30 s for the last hour, and an operator's `once` in this very second.
+    const samples = Array.from({ length: 120 }, (_, i) => ({ at: now / 1000 - 3600 + 30 * i, used: 1_000 * i, windowStart }));
+    samples.push({ at: now / 1000, used: 999, windowStart });
+    const ats = recordPace({ [key]: samples }, d.budgets, now)[key].map((p) => now / 1000 - p.at);
+    // Ages: 3600 .. 900 every 300 s (10), every 30 s from 870 s to 30 s (29), then this cycle's sample.
+    expect(ats).toEqual([...Array.from({ length: 10 }, (_, i) => 3600 - 300 * i), ...Array.from({ length: 29 }, (_, i) => 870 - 30 * i), 0]);
+    expect(recordPace({ [key]: samples }, d.budgets, now)[key].at(-1)).toEqual({ at: now / 1000, used: 500_000, windowStart });
+  });
 });
 
 describe('detectEvents', () => {

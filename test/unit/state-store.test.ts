@@ -40,6 +40,8 @@ const CORRUPT: Array<[string, string, RegExp]> = [
   ['bucket tokens as strings', JSON.stringify({ ...good, usage: { ...good.usage, buckets: [{ ...good.usage.buckets[0], tokens: '1317022' }] } }), /usage\.buckets\.0\.tokens/],
   ['lastResetAt as a string', JSON.stringify({ ...good, memory: { ...good.memory, lastResetAt: '1763920800' } }), /memory\.lastResetAt/],
   ['null warned map in a v1 file', JSON.stringify({ ...v1, memory: { ...v1.memory, warned: null } }), /memory\.warned/],
+  ['a pace sample without used', JSON.stringify({ ...good, pace: { 'b/m': [{ at: 1, used: 5, windowStart: 0 }, { at: 2, windowStart: 0 }] } }), /pace\.b\/m\.1\.used: expected a number, got undefined/],
+  ['pace as a list', JSON.stringify({ ...good, pace: [] }), /pace: expected an object of sample lists/],
   ['watermark NaN-ish', JSON.stringify({ ...good, usage: { ...good.usage, watermark: 'soon' } }), /usage\.watermark/],
 ];
 
