@@ -152,7 +152,7 @@ try {
   cleanUp();
 }
 say('done');
-console.log(`quota-pilot database-source bench (node ${process.version}, ${cpus().length} CPUs; CLI = node dist/src/cli/main.js, usage.source: database)\n`);
+console.log(`quota-pilot database-source bench (node ${process.version}, ${cpus().length} CPUs; CLI = node dist/cli/main.js, usage.source: database)\n`);
 console.log(renderTable(rows));
 console.log('\nThe logs table has OneAPI\'s indexes (created_at+type, channel_id, model_name); rows are spread over 6 channels, 4 of them budgeted.');
 if (failures.length) {

@@ -7,7 +7,7 @@ import type { SimRequest, Simulator } from '../src/sim/simulator.js';
 
 /** The package root (this file runs from dist/bench/). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = join(ROOT, 'dist/src/cli/main.js');
+export const CLI = join(ROOT, 'dist/cli/main.js');
 const PROBE = pathToFileURL(join(ROOT, 'dist/bench/rss-probe.js')).href;
 const REPLAY = join(ROOT, 'dist/bench/replay-client.js');
 /** The node flags of the CLI's #! line (and the systemd unit): the CLI is measured as it is shipped. */
@@ -67,7 +67,7 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
  * (commands are loaded when they run, so `--version` no longer loads what `once` needs).
  */
 export function loadCommand(command: string, env: Record<string, string>): Promise<CliRun> {
-  const module = pathToFileURL(join(ROOT, `dist/src/cli/commands/${command}.js`)).href;
+  const module = pathToFileURL(join(ROOT, `dist/cli/commands/${command}.js`)).href;
   return runNode(['--input-type=module', '-e', `await import(${JSON.stringify(module)})`], env);
 }
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the ingestion goals of issue 6, measured on the real CLI (dist/src/cli/main.js, a child
+ * `npm run bench`: the ingestion goals of issue 6, measured on the real CLI (dist/cli/main.js, the bundle, a child
  * process) against the OneAPI simulator running in this process on 127.0.0.1. Prints a Markdown table on stdout
  * (progress on stderr). Exits non-zero when a CLI run fails; a missed goal only shows FAIL in the table.
  *
@@ -54,7 +54,7 @@ try {
 }
 
 say('done');
-console.log(`quota-pilot ingestion bench (node ${process.version}, ${cpus().length} CPUs; CLI = node ${[...CLI_NODE_FLAGS, 'dist/src/cli/main.js'].join(' ')}, the flags of its #! line)\n`);
+console.log(`quota-pilot ingestion bench (node ${process.version}, ${cpus().length} CPUs; CLI = node ${[...CLI_NODE_FLAGS, 'dist/cli/main.js'].join(' ')}, the flags of its #! line)\n`);
 console.log(renderTable(rows));
 const notes = [];
 if (only.has('a')) notes.push('a: both sides are whole processes (node start-up included) fetching the same requests from the same simulator, best of 2 each; [loop] is the minimal client without its start-up.');

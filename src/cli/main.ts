@@ -4,7 +4,7 @@ import { ConfigError, formatIssue } from '../config/types.js';
 import { parseListen } from '../metrics/server.js';
 import { OneApiError } from '../oneapi/types.js';
 import { EnvError } from '../platform/env.js';
-import { StateSaveError } from '../reconcile/cycle.js';
+import { StateSaveError } from '../reconcile/errors.js';
 import { StateLockedError } from '../state/lock.js';
 import { CommandError, UsageError } from './errors.js';
 

@@ -5,11 +5,17 @@ import { fileURLToPath } from 'node:url';
 import type { LoadedConfig } from './parse-config.js';
 
 const FILE = 'config-cache.json';
-const here = dirname(fileURLToPath(import.meta.url));
+/** Set by the bundler (scripts/bundle.mjs) to a hash of the sources it bundled. */
+declare const __QP_BUILD_ID__: string | undefined;
 let codeHash: Promise<string> | undefined;
 
-/** A hash of the loader's own code, so a new version of quota-pilot never reads an old version's result. */
+/**
+ * A hash of the loader's own code, so a new version of quota-pilot never reads an old version's result: the
+ * bundle's build id, else (unbundled: tests, the bench) the files beside this one.
+ */
 function loaderCode(): Promise<string> {
+  if (typeof __QP_BUILD_ID__ === 'string') return Promise.resolve(__QP_BUILD_ID__);
+  const here = dirname(fileURLToPath(import.meta.url));
   codeHash ??= readdir(here).then(async (names) => {
     const h = createHash('sha256');
     for (const n of names.filter((n) => /\.(js|ts)$/.test(n)).sort()) h.update(n).update(await readFile(join(here, n)));

@@ -3,7 +3,7 @@ import { flavorApi, toChannel, uniqueChannels } from './flavors.js';
 import { createHttp } from './http.js';
 import { readLogs } from './log-reader.js';
 import { channelRow, ignored } from './schemas.js';
-import type { Channel, Flavor, LogQuery, LogReadOptions, OneApiClient } from './types.js';
+import { DEFAULT_RATE_LIMIT, type Channel, type Flavor, type LogQuery, type LogReadOptions, type OneApiClient } from './types.js';
 
 /** How to reach one OneAPI-family server. */
 export interface ClientOptions {
@@ -29,13 +29,6 @@ export interface ClientOptions {
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Requests per minute quota-pilot allows itself by default: about 85% of each flavor's own admin limit per client
- * IP (one-api 480, one-hub 300, new-api 180 — raised to 360 in later releases — per 180 s), leaving room for the
- * admin UI behind the same IP.
- */
-export const DEFAULT_RATE_LIMIT: Record<Flavor, number> = { 'one-api': 136, 'new-api': 51, 'one-hub': 85 };
 
 /** A OneApiClient for one flavor; every failure is thrown as a OneApiError that never contains the token. */
 export function createClient(opts: ClientOptions): OneApiClient {

@@ -2,6 +2,13 @@
 export type Flavor = 'one-api' | 'new-api' | 'one-hub';
 export const FLAVORS: readonly Flavor[] = ['one-api', 'new-api', 'one-hub'];
 
+/**
+ * Requests per minute quota-pilot allows itself by default: about 85% of each flavor's own admin limit per client
+ * IP (one-api 480, one-hub 300, new-api 180 — raised to 360 in later releases — per 180 s), leaving room for the
+ * admin UI behind the same IP.
+ */
+export const DEFAULT_RATE_LIMIT: Record<Flavor, number> = { 'one-api': 136, 'new-api': 51, 'one-hub': 85 };
+
 /** The few channel fields quota-pilot reads. The secret `key` is never kept. */
 export interface Channel {
   id: number;

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
-import { DEFAULT_RATE_LIMIT } from '../oneapi/client.js';
-import { FLAVORS, type Flavor } from '../oneapi/types.js';
+import { DEFAULT_RATE_LIMIT, FLAVORS, type Flavor } from '../oneapi/types.js';
 import { parseDbUrl, type DbTarget } from '../usage/db/url.js';
 
 /** How to reach OneAPI, from the environment (a systemd EnvironmentFile or <config-dir>/.env). */

@@ -12,6 +12,7 @@ import type { LogDb } from '../usage/db/connect.js';
 import { ingest, type IngestInput, type IngestStats, type UsageState } from '../usage/ingest.js';
 import { formatLocal } from '../usage/windows.js';
 import { applyChanges, type ApplyResult, type Change } from './apply.js';
+import { StateSaveError } from './errors.js';
 import { makePlan } from './plan.js';
 import type { State } from './state.js';
 
@@ -35,14 +36,6 @@ export interface CycleOptions {
   memory?: Memory;
   /** Who takes the state lock ("run", "once", "reset") and how long to wait for another writer's cycle. */
   lock?: { command: string; waitMs: number };
-}
-
-/** The state could not be saved: nothing was written to OneAPI (a write the state cannot record would repeat). */
-export class StateSaveError extends Error {
-  constructor(path: string, cause: Error) {
-    super(`state cannot be saved to ${path} (${cause.message}); no priority was written to OneAPI`);
-    this.name = 'StateSaveError';
-  }
 }
 
 export interface CycleResult {

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { tempDir } from './temp.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const CLI = join(ROOT, 'dist/src/cli/main.js');
+export const CLI = join(ROOT, 'dist/cli/main.js');
 
 export interface CliResult {
   code: number | null;

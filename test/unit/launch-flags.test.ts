@@ -16,6 +16,6 @@ it('the systemd unit starts node with the same heap flags as the #! line', () =>
 });
 
 it('the built CLI runs through its #! line (env -S), as the quota-pilot command does', () => {
-  const out = execFileSync(join(ROOT, 'dist/src/cli/main.js'), ['--version'], { encoding: 'utf8' });
+  const out = execFileSync(join(ROOT, 'dist/cli/main.js'), ['--version'], { encoding: 'utf8' });
   expect(out.trim()).toMatch(/^\d+\.\d+\.\d+/);
 });

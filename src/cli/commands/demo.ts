@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DateTime } from 'luxon';
 import { pino } from 'pino';
@@ -27,8 +28,17 @@ import { changeLine } from '../render.js';
 import { renderReport } from './report.js';
 import { renderStatus, statusReport } from '../status-report.js';
 
-/** The example config shipped at the package root. */
-export const EXAMPLE_DIR = fileURLToPath(new URL('../../../../', import.meta.url));
+/**
+ * The example config shipped at the package root: the nearest directory up from this file with a package.json
+ * (this code runs from dist/cli/ when bundled, from dist/src/cli/commands/ in the bench, from src/ in tests).
+ */
+export const EXAMPLE_DIR = packageRoot(dirname(fileURLToPath(import.meta.url)));
+
+function packageRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
 
 /** The demo's OneAPI: the four free Volcengine channels, a paid fallback and a channel quota-pilot must not touch. */
 export function demoChannels(): SimChannel[] {

@@ -1,6 +1,7 @@
 import { createNotifier } from '../../alerts/notifier.js';
 import { systemClock } from '../../platform/clock.js';
-import { runCycle, StateSaveError } from '../../reconcile/cycle.js';
+import { runCycle } from '../../reconcile/cycle.js';
+import { StateSaveError } from '../../reconcile/errors.js';
 import { OneApiError } from '../../oneapi/types.js';
 import { alertTargets, configOrThrow, connect, context, logDbFor, type GlobalOptions } from '../context.js';
 import { cycleSummary } from '../render.js';
