@@ -12,12 +12,16 @@ export function useStrictNock(): { unmatched: string[] } {
     state.unmatched.push(`${r.method ?? '?'} ${r.path ?? '?'}`);
   };
   beforeAll(() => {
+    if (!nock.isActive()) nock.activate();
     nock.disableNetConnect();
     nock.emitter.on('no match', onNoMatch);
   });
   afterAll(() => {
     nock.emitter.removeListener('no match', onNoMatch);
     nock.enableNetConnect();
+    // nock patches node's http module, which the next test file in this worker shares: undo it, so that file
+    // talks to real servers as it expects (a pass-through opens a new connection for every request).
+    nock.restore();
   });
   beforeEach(() => {
     state.unmatched.length = 0;

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import http from 'node:http';
 import net from 'node:net';
 import { inspect } from 'node:util';
 import nock from 'nock';
@@ -223,6 +224,43 @@ describe('unreachable', () => {
     // nock reports requests it let through as unmatched: these were meant to reach the closed port.
     expect(nockState.unmatched.length).toBe(4);
     nockState.unmatched.length = 0;
+  });
+
+  /** A real server on 127.0.0.1 that sends headers and half a body, then does `then` with the socket. */
+  async function halfBody(then: 'hang' | 'cut', run: (base: string) => Promise<void>): Promise<void> {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '1000' });
+      res.write('{"success":true,"message":"","data":{"id":7,');
+      if (then === 'cut') setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    nock.enableNetConnect('127.0.0.1');
+    try {
+      await run(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+    } finally {
+      nock.disableNetConnect();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+    nockState.unmatched.length = 0;
+  }
+
+  it('times out a body that never ends (the deadline covers the whole answer, not only its headers)', async () => {
+    await halfBody('hang', async (base) => {
+      const e = await failure(createClient({ baseUrl: base, accessToken: TOKEN, flavor: 'one-api', sleep, timeoutMs: 200, retries: 0 }).getChannel(7));
+      expect({ kind: e.kind, retryable: e.retryable }).toEqual({ kind: 'unreachable', retryable: true });
+      expect(e.message).toContain('timed out after 200 ms');
+    });
+  });
+
+  it('treats a body cut short as unreachable, never as a half-read answer', async () => {
+    await halfBody('cut', async (base) => {
+      const client = createClient({ baseUrl: base, accessToken: TOKEN, flavor: 'one-api', sleep, retries: 1 });
+      const e = await failure(client.getChannel(7));
+      expect({ kind: e.kind, retryable: e.retryable }).toEqual({ kind: 'unreachable', retryable: true });
+      expect(client.requestCount).toBe(2);
+      expect(inspect(e, { depth: 5 })).not.toContain(TOKEN);
+    });
   });
 
   it('maps a timeout to unreachable', async () => {
