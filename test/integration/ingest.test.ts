@@ -37,6 +37,16 @@ async function budgets(env: Record<string, string>, prefix?: string[]): Promise<
 
 const shift = (rows: SimLog[], bySec: number) => rows.map((r) => ({ ...r, created_at: r.created_at + bySec }));
 
+/**
+ * A stamp (OneAPI's clock) just after the last cycle's read end, once OneAPI's clock has moved far enough that the
+ * next cycle's read end passes it: rows stamped so are read by the next cycle, however long the last one took.
+ */
+async function afterLastRead(w: { state: string }, offsetSec = 0): Promise<number> {
+  const readTo = (JSON.parse(await readFile(join(w.state, 'state.json'), 'utf8')) as { usage: { cursor: { readTo: number } } }).usage.cursor.readTo;
+  await waitFor(() => Date.now() / 1000 + offsetSec - 10 >= readTo + 3, 15_000, 'the next read end to pass the rows');
+  return readTo + 1;
+}
+
 describe('volume', () => {
   it('counts 200,000 rows in one cold cycle (new-api) and demotes', async () => {
     w = await world({ flavor: 'new-api', logs: logs(1, DEEPSEEK, 200_000, 10, 3000) }); // 2.0M of 1.9M
@@ -90,15 +100,13 @@ describe('hostile rows are skipped, never counted and never fatal', () => {
   it('a malformed row on another channel blocks neither this demotion nor later ones', async () => {
     const bad: SimLog = { ...logs(3, GLM, 1, 0)[0]!, raw: { completion_tokens: 'lots' } };
     w = await world({ logs: [bad, ...logs(1, DEEPSEEK, 40, 47_000)] });
-    const firstAt = Math.floor(Date.now() / 1000);
     const r = await runCli(['once'], w.env);
     expect(r.code).toBe(0);
     expect(w.priorities()['volc-deepseek']).toBe(10);
     expect(events(r.stderr).find((e) => e.msg === 'log row skipped')).toMatchObject({ channel: 3, field: 'completion_tokens' });
 
     // The cursor moved past the bad row: Kimi's quota, used up later (after the first read's end), is enforced next.
-    await waitFor(() => Date.now() / 1000 >= firstAt + 3, 5000, 'a few seconds');
-    const stamped = Math.floor(Date.now() / 1000) - 11;
+    const stamped = await afterLastRead(w);
     for (let i = 0; i < 20; i++) w.sim.addLog({ created_at: stamped, channel: 4, model_name: KIMI, prompt_tokens: 50_000, completion_tokens: 45_000 });
     const next = await runCli(['once'], w.env);
     expect(next.code).toBe(0);
@@ -112,6 +120,7 @@ describe("OneAPI's clock, not ours", () => {
     it(`OneAPI ${Math.abs(offsetSec / 60)} minutes ${offsetSec < 0 ? 'behind' : 'ahead'}: every row counted, the skew warned about`, async () => {
       // Rows are stamped by OneAPI's clock.
       w = await world({ clockOffsetSec: offsetSec, logs: shift(logs(1, DEEPSEEK, 40, 47_000), offsetSec) });
+      const firstAt = Math.floor(Date.now() / 1000);
       const r = await runCli(['once'], w.env);
       expect(r.code).toBe(0);
       expect(w.priorities()['volc-deepseek']).toBe(10);
@@ -119,9 +128,11 @@ describe("OneAPI's clock, not ours", () => {
       expect(Math.abs((warned?.skewSec as number) - offsetSec)).toBeLessThanOrEqual(1);
       expect((await budgets(w.env))['volc-deepseek']).toMatchObject({ used: 1_880_000, requests: 40 });
 
-      // Rows written since, stamped 20 s ago by OneAPI's clock, are read on the next cycle.
-      const now = Math.floor(Date.now() / 1000) + offsetSec;
-      for (let i = 0; i < 3; i++) w.sim.addLog({ created_at: now - 20, channel: 1, model_name: DEEPSEEK, prompt_tokens: 500, completion_tokens: 500 });
+      // Rows written since, stamped by OneAPI's clock just after the first cycle's read end, are read on the next
+      // cycle. The cursor is on OneAPI's clock: 10 s behind the cycle's start by that clock, not by ours.
+      const stamped = await afterLastRead(w, offsetSec);
+      expect(Math.abs(stamped - (firstAt + offsetSec - 10))).toBeLessThanOrEqual(30);
+      for (let i = 0; i < 3; i++) w.sim.addLog({ created_at: stamped, channel: 1, model_name: DEEPSEEK, prompt_tokens: 500, completion_tokens: 500 });
       expect((await runCli(['once'], w.env)).code).toBe(0);
       expect((await budgets(w.env))['volc-deepseek']).toMatchObject({ used: 1_883_000, requests: 43 });
     });
@@ -154,14 +165,12 @@ describe("OneAPI's clock, not ours", () => {
 describe('new-api', () => {
   it('with a ClickHouse log store (ids repeat on every page) counts every row, once', async () => {
     w = await world({ flavor: 'new-api', logs: logs(1, DEEPSEEK, 250, 7_000), sim: { logStore: 'clickhouse' } });
-    const firstAt = Math.floor(Date.now() / 1000);
     expect((await runCli(['once'], w.env)).code).toBe(0);
     expect((await budgets(w.env))['volc-deepseek']).toMatchObject({ used: 1_750_000, requests: 250 });
     expect(w.priorities()['volc-deepseek']).toBe(100);
 
     // 150 rows written since: stamped after the first cycle's read end (10 s behind its start), before the next one's.
-    await waitFor(() => Date.now() / 1000 >= firstAt + 3, 5000, 'a few seconds');
-    const stamped = Math.floor(Date.now() / 1000) - 11;
+    const stamped = await afterLastRead(w);
     for (let i = 0; i < 150; i++) w.sim.addLog({ created_at: stamped, channel: 1, model_name: DEEPSEEK, prompt_tokens: 600, completion_tokens: 400 });
     expect((await runCli(['once'], w.env)).code).toBe(0);
     expect((await budgets(w.env))['volc-deepseek']).toMatchObject({ used: 1_900_000, requests: 400 });
