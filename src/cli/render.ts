@@ -10,7 +10,8 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-export const num = (n: number) => n.toLocaleString('en-US');
+import { num } from '../platform/format.js';
+export { num };
 
 export function changeLine(c: Change): string {
   return `  channel ${c.id} ${c.name}: priority ${c.from} -> ${c.to}  (${c.reason})`;

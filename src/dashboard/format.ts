@@ -1,7 +1,8 @@
 import { DateTime } from 'luxon';
 
 /** 1234567 -> "1,234,567", as `status` prints numbers. */
-export const num = (n: number) => n.toLocaleString('en-US');
+import { num } from '../platform/format.js';
+export { num };
 
 /** 1900000 -> "1.9M", 500000 -> "500k". */
 export function compactTokens(n: number): string {

@@ -1,3 +1,4 @@
+import { num } from '../platform/format.js';
 import type { Config } from '../config/types.js';
 import type { Decision } from '../policy/decide.js';
 import type { PaceLog } from '../usage/burn.js';
@@ -44,7 +45,7 @@ export function unmovedDemotions(p: { config: Config; decision: Decision; pace: 
       events.push({
         kind: 'demotion-unmoved', severity: 'critical', at: p.at,
         title: `${c.name} (#${c.id}) still gets traffic ${mins} min after its demotion`,
-        text: `${b.budget.key} grew by ${grew.toLocaleString('en-US')} tokens between ${Math.round(first.at - demoted.at)} s and ${Math.round(last.at - demoted.at)} s after the demotion to ${c.observed} (routing delay ${config.routingDelaySec} s). ${CAUSES}`,
+        text: `${b.budget.key} grew by ${num(grew)} tokens between ${Math.round(first.at - demoted.at)} s and ${Math.round(last.at - demoted.at)} s after the demotion to ${c.observed} (routing delay ${config.routingDelaySec} s). ${CAUSES}`,
         fields: { channel: c.id, name: c.name, budget: b.budget.key, demotedAt: demoted.at, grewTokens: grew, routingDelaySec: config.routingDelaySec },
       });
       break;

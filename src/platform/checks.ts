@@ -18,8 +18,10 @@ export function badRow(rows: unknown, fields: Fields): Problem | undefined {
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i] as Record<string | number, unknown> | null;
     if (typeof row !== 'object' || row === null) return { path: [i], message: 'expected a record' };
-    for (const [key, ok, what] of fields) {
-      if (!ok(row[key])) return { path: [i, key], message: `expected ${what}, got ${JSON.stringify(row[key])}` };
+    // Indexed, not destructured: this runs once per field of thousands of rows, mostly before the JIT warms up.
+    for (let f = 0; f < fields.length; f++) {
+      const field = fields[f];
+      if (!field[1](row[field[0]])) return { path: [i, field[0]], message: `expected ${field[2]}, got ${JSON.stringify(row[field[0]])}` };
     }
   }
   return undefined;

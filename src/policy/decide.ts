@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
 import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
 import type { Resolution } from './resolve.js';
+import { num } from '../platform/format.js';
 
 export type BudgetState = 'ok' | 'warning' | 'exhausted' | 'unresolved';
 
@@ -67,7 +68,7 @@ export interface DecideInput {
   usageAsOf?: number | null;
 }
 
-const fmt = (n: number) => n.toLocaleString('en-US');
+const fmt = num;
 
 /** "1,812,345/1,900,000 tokens (95.4%), daily window since 2026-11-24 02:20 +08:00" */
 export function usageSummary(s: BudgetStatus): string {
@@ -119,7 +120,8 @@ export function decide(input: DecideInput): Decision {
   const nowSec = Math.floor(nowMs / 1000);
   const budgets = measureBudgets(input);
   const reset = resetMode(input);
-  const memory: Memory = structuredClone(input.memory);
+  // Shallow copies: the maps' keys are set and deleted below, their values are replaced, never changed.
+  const memory: Memory = { ...input.memory, warned: { ...input.memory.warned }, demoted: { ...input.memory.demoted }, windows: {} };
   if (reset === 'first-run') memory.lastResetAt = lastOccurrence(config.reset.at, config.reset.timezone, nowMs);
   if (reset === 'due' || reset === 'forced') memory.lastResetAt = nowSec;
 
@@ -131,7 +133,7 @@ export function decide(input: DecideInput): Decision {
   const managed = new Set<number>([...defaults.keys(), ...budgets.flatMap((b) => (b.channelId === null ? [] : [b.channelId]))]);
 
   const byChannel = new Map<number, BudgetStatus[]>();
-  for (const b of budgets) if (b.channelId !== null) byChannel.set(b.channelId, [...(byChannel.get(b.channelId) ?? []), b]);
+  for (const b of budgets) if (b.channelId !== null) (byChannel.get(b.channelId) ?? byChannel.set(b.channelId, []).get(b.channelId)!).push(b);
   const plans: ChannelPlan[] = [];
   for (const ch of channels) {
     if (!managed.has(ch.id)) continue;
@@ -178,7 +180,7 @@ export function decide(input: DecideInput): Decision {
     memory.warned[b.budget.key] = b.window.start;
     warnings.push(b);
   }
-  memory.windows = Object.fromEntries(budgets.map((b) => [b.budget.key, b.window.start]));
+  for (const b of budgets) memory.windows[b.budget.key] = b.window.start;
   return { budgets, channels: plans, warnings, reset, memory, nextCheckAt: nextCheck(budgets, plans, config, nowMs) };
 }
 

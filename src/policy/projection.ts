@@ -42,16 +42,34 @@ export interface ProjectInput {
  * not make it early. A small margin (5% of the time left, at least 1 s) covers the noise of the projection. Pure.
  */
 export function projectBudget(p: ProjectInput): Projection {
-  const pts = [...p.samples.filter((s) => s.windowStart === p.windowStart && s.at < p.asOf && s.at >= p.asOf - BASE_SPAN_SEC), { at: p.asOf, used: p.used, windowStart: p.windowStart }].sort((a, b) => a.at - b.at);
-  const rates: number[] = [];
-  let from = pts[0];
-  for (const pt of pts.slice(1)) {
-    if (pt.at - from.at < MIN_SPAN_SEC) continue;
-    rates.push(Math.max(0, pt.used - from.used) / (pt.at - from.at));
-    from = pt;
+  // Plain loops: this runs for every budget every cycle, mostly before the JIT warms up.
+  const pts: PaceSample[] = [];
+  let ordered = true;
+  for (let i = 0; i < p.samples.length; i++) {
+    const s = p.samples[i];
+    if (s.windowStart !== p.windowStart || s.at >= p.asOf || s.at < p.asOf - BASE_SPAN_SEC) continue;
+    if (pts.length > 0 && s.at < pts[pts.length - 1].at) ordered = false;
+    pts.push(s);
   }
-  const latestFrom = [...pts].reverse().find((s) => p.asOf - s.at >= MIN_SPAN_SEC);
-  const latest = latestFrom ? Math.max(0, p.used - latestFrom.used) / (p.asOf - latestFrom.at) : 0;
+  if (!ordered) pts.sort((a, b) => a.at - b.at);
+  // The points are the samples, then (asOf, used): a rate per span of at least MIN_SPAN_SEC between them.
+  const rates: number[] = [];
+  if (pts.length > 0) {
+    let from = pts[0];
+    for (let i = 1; i <= pts.length; i++) {
+      const at = i < pts.length ? pts[i].at : p.asOf;
+      const used = i < pts.length ? pts[i].used : p.used;
+      if (at - from.at < MIN_SPAN_SEC) continue;
+      rates.push(Math.max(0, used - from.used) / (at - from.at));
+      from = i < pts.length ? pts[i] : from;
+    }
+  }
+  let latest = 0;
+  for (let i = pts.length - 1; i >= 0; i--) {
+    if (p.asOf - pts[i].at < MIN_SPAN_SEC) continue;
+    latest = Math.max(0, p.used - pts[i].used) / (p.asOf - pts[i].at);
+    break;
+  }
   const steady = median(rates);
   const rate = Math.max(steady, latest);
   const left = p.freeTokens - p.used;
@@ -68,9 +86,10 @@ export function lookAt(demoteBy: number | null, nowSec: number): number | null {
   return Math.min(demoteBy, nowSec + Math.max(MIN_CHECK_SEC, (demoteBy - nowSec) * LOOK_FRACTION));
 }
 
+/** The median; sorts `xs` in place. */
 function median(xs: number[]): number {
   if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }

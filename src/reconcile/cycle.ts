@@ -9,8 +9,8 @@ import type { Memory } from '../policy/memory.js';
 import type { StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
 import type { LogDb } from '../usage/db/connect.js';
-import { ingest, type IngestInput, type IngestStats, type UsageState } from '../usage/ingest.js';
-import { formatLocal } from '../usage/windows.js';
+import { DEFAULT_INGEST, ingest, type IngestInput, type IngestStats, type UsageState } from '../usage/ingest.js';
+import { calendarSnapshot, formatLocal, restoreCalendar } from '../usage/windows.js';
 import { applyChanges, type ApplyResult, type Change } from './apply.js';
 import { StateSaveError } from './errors.js';
 import { makePlan } from './plan.js';
@@ -91,11 +91,13 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
   const requestsBefore = client.requestCount;
   const throttledBefore = client.throttledMs;
   const state = await store.load();
+  restoreCalendar(state.calendar);
   const memory = opts.memory ?? state.memory;
   const result: CycleResult = { ok: false, problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, throttledMs: 0, durationMs: 0, memory, events: [] };
   try {
     const channels = await client.listChannels();
-    state.channelNames = Object.fromEntries(channels.map((c) => [c.id, c.name]));
+    state.channelNames = {};
+    for (const c of channels) state.channelNames[c.id] = c.name;
     const resolution = resolveRefs(config, channels);
     const named = [...new Set(resolution.ids.values())].sort((a, b) => a - b);
     const input = { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log };
@@ -155,6 +157,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
   state.lastCycle = { at: nowSec, ok: result.ok, durationMs: result.durationMs, changes: result.applied.length, error: result.error?.message };
   if (result.ok) state.lastSuccessAt = nowSec;
   if (opts.dryRun) return result;
+  state.calendar = calendarSnapshot(nowSec - CALENDAR_KEEP_SEC);
   try {
     await store.save(state);
   } catch (err) {
@@ -187,4 +190,6 @@ function logReset(log: Logger, config: Config, d: Decision, applied: Change[]): 
 }
 
 
+/** Windows are kept as long as the retention cut-off can ask for them, plus a day. */
+const CALENDAR_KEEP_SEC = (DEFAULT_INGEST.retentionDays + 1) * 86_400;
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -3,6 +3,7 @@ import { alertMemorySchema, emptyAlertMemory } from '../events/memory.js';
 import type { Channel } from '../oneapi/types.js';
 import { emptyMemory, memorySchema } from '../policy/memory.js';
 import type { StateCodec } from '../state/store.js';
+import { isStr, recordOf } from '../platform/checks.js';
 import type { PaceLog } from '../usage/burn.js';
 import { emptyUsage, type UsageState } from '../usage/ingest.js';
 import { paceLogSchema, usageStateSchema } from '../usage/schema.js';
@@ -22,11 +23,13 @@ const stateSchema = z.object({
   memory: memorySchema,
   alerts: alertMemorySchema,
   /** Channel id -> name as OneAPI last listed them, so reports can name channels without asking OneAPI. */
-  channelNames: z.record(z.string(), z.string()),
+  channelNames: recordOf<string>(isStr, 'a string'),
   /** Each budget's use over the last hour, for burn rates. */
   pace: paceLogSchema,
   lastCycle: cycleRecord.nullable(),
   lastSuccessAt: z.number().nullable(),
+  /** Windows already computed (see calendarSnapshot in usage/windows.ts); checked entry by entry when restored. */
+  calendar: z.unknown().optional(),
 });
 
 /** The usage and pace parts are typed by their owners; the schema checks what a cycle computes with. */

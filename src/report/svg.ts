@@ -1,4 +1,5 @@
 import type { DailyReport } from './daily.js';
+import { num } from '../platform/format.js';
 
 export interface SvgOptions {
   /** Pixels; the height grows when the legend needs it. */
@@ -47,7 +48,7 @@ export function reportSvg(report: DailyReport, opts: SvgOptions = {}): string {
     report.models.forEach((model, k) => {
       const v = d.byModel[model]?.tokens ?? 0;
       if (v <= 0) return;
-      const tip = `${d.day} ${model}: ${v.toLocaleString('en-US')} tokens, ${(d.byModel[model]?.requests ?? 0).toLocaleString('en-US')} requests`;
+      const tip = `${d.day} ${model}: ${num(v)} tokens, ${num(d.byModel[model]?.requests ?? 0)} requests`;
       out.push(
         `<rect x="${f(x)}" y="${f(y(base + v))}" width="${f(barW)}" height="${f(y(base) - y(base + v))}" fill="${colour(k)}"><title>${esc(tip)}</title></rect>`,
       );
@@ -73,7 +74,7 @@ export function reportSvg(report: DailyReport, opts: SvgOptions = {}): string {
 function subtitle(r: DailyReport): string {
   const t = r.totals;
   const share = (n: number) => (t.tokens ? ` (${((n / t.tokens) * 100).toFixed(1)}%)` : '');
-  const n = (v: number) => v.toLocaleString('en-US');
+  const n = num;
   return `${n(t.tokens)} tokens, ${n(t.requests)} requests; free ${n(t.free)}${share(t.free)}, over budget ${n(t.overBudget)}${share(t.overBudget)}, unbudgeted ${n(t.unbudgeted)}${share(t.unbudgeted)}`;
 }
 

@@ -1,6 +1,5 @@
-import { DateTime } from 'luxon';
 import type { Config } from '../config/types.js';
-import { atLocal } from './windows.js';
+import { localDay, onLocalDay } from './windows.js';
 
 /**
  * Token use of one channel and model in one segment of a local day. Days are split at midnight and at every
@@ -79,15 +78,14 @@ export class BucketClock {
 
   /** Adds the local day of `sec` and its neighbours, so the search always has the next boundary too. */
   private addDaysAround(sec: number): void {
-    const local = DateTime.fromSeconds(sec, { zone: this.layout.timezone }).startOf('day');
-    for (const d of [local.minus({ days: 1 }), local, local.plus({ days: 1 })]) {
-      const day = d.toISODate()!;
-      if (this.known.has(day)) continue;
-      this.known.add(day);
+    const tz = this.layout.timezone;
+    const today = localDay(tz, sec);
+    for (const d of [localDay(tz, today.start - 1), today, localDay(tz, today.end)]) {
+      if (this.known.has(d.day)) continue;
+      this.known.add(d.day);
       for (const b of this.layout.boundaries) {
-        const start = Math.floor((b === '00:00' ? d.startOf('day') : atLocal(d, b)).toSeconds());
-        this.starts.push(start);
-        this.days.push(day);
+        this.starts.push(onLocalDay(tz, d.start, b));
+        this.days.push(d.day);
       }
     }
     const order = this.starts.map((_, i) => i).sort((a, b) => this.starts[a] - this.starts[b]);

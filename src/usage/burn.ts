@@ -62,7 +62,9 @@ export function recordPace(log: PaceLog, budgets: Measured[], nowMs: number): Pa
   const next: PaceLog = {};
   for (const b of budgets) {
     const kept: PaceSample[] = [];
-    for (const p of log[b.budget.key] ?? []) {
+    const old = log[b.budget.key] ?? [];
+    for (let i = 0; i < old.length; i++) {
+      const p = old[i];
       if (p.at < now - PACE_SPAN_SEC || p.at >= now || p.windowStart !== b.window.start) continue;
       const prev = kept[kept.length - 1];
       if (prev && p.at < now - DENSE_SEC && p.at - prev.at < THIN_SEC) continue;

@@ -1,11 +1,10 @@
-import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Flavor, LogQuery, OneApiClient } from '../oneapi/types.js';
 import { BucketClock, layoutFor, layoutSignature, type Bucket } from './buckets.js';
 import type { DbCursor } from './db/ingest-db.js';
 import { Fold } from './fold.js';
-import { windowsFor } from './windows.js';
+import { localDay, windowsFor } from './windows.js';
 
 /** Where the API reader stands. Times are OneAPI's clock (its created_at), except where said. */
 export interface ApiCursor {
@@ -72,7 +71,7 @@ export function emptyUsage(signature = ''): UsageState {
 
 /** The earliest LOCAL instant any budget's current window (or today, for reports) needs counted. */
 export function neededFrom(config: Config, nowMs: number): number {
-  const today = Math.floor(DateTime.fromMillis(nowMs, { zone: config.timezone }).startOf('day').toSeconds());
+  const today = localDay(config.timezone, nowMs / 1000).start;
   let from = today;
   for (const w of windowsFor(config.budgets, config.timezone, nowMs).values()) from = Math.min(from, w.start);
   return from;
@@ -184,7 +183,7 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const recounted = new Set(cold);
   const buckets = base.buckets.filter((b) => !(recounted.has(b.channel) && b.start >= fromLocal));
   fold.commit(buckets);
-  const cutoff = Math.min(fromLocal, Math.floor(DateTime.fromMillis(nowMs, { zone: config.timezone }).minus({ days: opts.retentionDays }).startOf('day').toSeconds()));
+  const cutoff = Math.min(fromLocal, localDay(config.timezone, nowMs / 1000 - opts.retentionDays * 86_400).start);
   const kept = buckets.filter((b) => b.start >= cutoff);
   const channels: Record<string, number> = {};
   for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, fromLocal);

@@ -31,8 +31,104 @@ export function formatLocal(sec: number, tz: string): string {
   return DateTime.fromSeconds(sec, { zone: tz }).toFormat('yyyy-MM-dd HH:mm ZZ');
 }
 
-/** The window that contains `nowMs`, computed in zone `tz`. */
+/** A window as the calendar keeps it: with the local date it starts on (the buckets' day). */
+interface Known extends Window {
+  day: string;
+}
+
+/**
+ * Every window computed so far, per (zone, kind, reset time, since): a window holds for any instant in
+ * [start, end), so once computed it answers without date maths until it ends. Kept in the state file between
+ * runs (calendarSnapshot / restoreCalendar): a short-lived `once` in a known day then needs no time-zone data at
+ * all, whose first use costs ~25 ms of ICU start-up.
+ */
+const calendar = new Map<string, Known[]>();
+
+const specKey = (spec: WindowSpec, tz: string) => `${tz}|${spec.window}|${spec.resetAt}|${spec.since ?? ''}`;
+
+function known(spec: WindowSpec, tz: string, nowMs: number): Known {
+  const key = specKey(spec, tz);
+  let list = calendar.get(key);
+  if (!list) calendar.set(key, (list = []));
+  for (const w of list) if (w.start * 1000 <= nowMs && nowMs < w.end * 1000) return w;
+  const w = computeWindow(spec, tz, nowMs);
+  // A `total` window whose start is still ahead does not contain now: computed each time, not kept.
+  if (w.start * 1000 <= nowMs && nowMs < w.end * 1000) list.push(w);
+  return w;
+}
+
+/** The window that contains `nowMs`, in zone `tz`. */
 export function currentWindow(spec: WindowSpec, tz: string, nowMs: number): Window {
+  const { start, end, label } = known(spec, tz, nowMs);
+  return { start, end, label };
+}
+
+/** The local day holding `sec` (unix seconds): its start, the next day's start, and its date (YYYY-MM-DD). */
+export function localDay(tz: string, sec: number): { start: number; end: number; day: string } {
+  return known({ window: 'daily', resetAt: '00:00' }, tz, sec * 1000);
+}
+
+/** The instant of local time `hhmm` on the local day that starts at `dayStart` (DST-skipped times move forward). */
+export function onLocalDay(tz: string, dayStart: number, hhmm: string): number {
+  // The daily window at `hhmm` that holds the day's last second starts at that day's `hhmm`.
+  return hhmm === '00:00' ? dayStart : known({ window: 'daily', resetAt: hhmm }, tz, (localDay(tz, dayStart).end - 1) * 1000).start;
+}
+
+/** One kept window, as stored in the state file. */
+export interface CalendarEntry {
+  spec: string;
+  start: number;
+  end: number | null;
+  day: string;
+  label: string;
+}
+
+/** The calendar as stored: entries are only trusted with the time-zone data they were computed with. */
+export interface CalendarState {
+  tzdata: string;
+  windows: CalendarEntry[];
+}
+
+const TZDATA = process.versions.tz ?? 'unknown';
+
+/** The windows still current at or after `sinceSec` (older ones are forgotten here too), for the state file. */
+export function calendarSnapshot(sinceSec: number): CalendarState {
+  const windows: CalendarEntry[] = [];
+  for (const [spec, list] of calendar) {
+    const kept = list.filter((w) => w.end > sinceSec);
+    if (kept.length > 0) calendar.set(spec, kept);
+    else calendar.delete(spec);
+    for (const w of kept) windows.push({ spec, start: w.start, end: w.end === Infinity ? null : w.end, day: w.day, label: w.label });
+  }
+  return { tzdata: TZDATA, windows };
+}
+
+/** Takes back the windows a snapshot kept; entries that do not look right, or other time-zone data, are ignored. */
+export function restoreCalendar(saved: unknown): void {
+  const s = saved as Partial<CalendarState> | null | undefined;
+  if (!s || s.tzdata !== TZDATA || !Array.isArray(s.windows)) return;
+  for (const e of s.windows as Partial<CalendarEntry>[]) {
+    if (typeof e?.spec !== 'string' || typeof e.day !== 'string' || typeof e.label !== 'string' || !Number.isSafeInteger(e.start)) continue;
+    const end = e.end === null ? Infinity : e.end;
+    const kind = e.spec.split('|')[1] as WindowKind;
+    if (kind === 'total' ? end !== Infinity : !(Number.isSafeInteger(end) && fits(kind, (end as number) - e.start!))) continue;
+    const list = calendar.get(e.spec) ?? [];
+    if (!list.some((w) => w.start === e.start)) list.push({ start: e.start!, end: end as number, day: e.day, label: e.label });
+    calendar.set(e.spec, list);
+  }
+}
+
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+/** Whether a stored window's length can be one of `kind` (a day is 23 to 25 hours long). */
+function fits(kind: WindowKind, sec: number): boolean {
+  if (kind === 'daily') return sec >= DAY - HOUR && sec <= DAY + HOUR;
+  if (kind === 'weekly') return sec >= 7 * DAY - HOUR && sec <= 7 * DAY + HOUR;
+  return kind === 'monthly' && sec >= 28 * DAY - HOUR && sec <= 31 * DAY + HOUR;
+}
+
+/** The window that contains `nowMs`, computed in zone `tz` with luxon. */
+function computeWindow(spec: WindowSpec, tz: string, nowMs: number): Known {
   const now = DateTime.fromMillis(nowMs, { zone: tz });
   let start: DateTime;
   let end: DateTime | null;
@@ -56,6 +152,7 @@ export function currentWindow(spec: WindowSpec, tz: string, nowMs: number): Wind
   return {
     start: Math.floor(start.toSeconds()),
     end: end ? Math.floor(end.toSeconds()) : Infinity,
+    day: start.toISODate()!,
     label: `${spec.window} window since ${start.toFormat('yyyy-MM-dd HH:mm ZZ')}`,
   };
 }

@@ -48,6 +48,8 @@ describe('the state file with the real CLI', () => {
     const got = await readState(w.state);
     expect('value' in got).toBe(true);
     if ('value' in got) expect(counted(got.value, 3)).toBe(expected);
+    // The windows computed are kept for the next process (usage/windows.ts: the calendar).
+    if ('value' in got) expect((got.value.calendar as { windows: unknown[] }).windows.length).toBeGreaterThan(0);
     expect(events(daemon.out()).filter((e) => e.msg === 'state save failed' || e.msg === 'cycle crashed')).toEqual([]);
     expect((await readdir(w.state)).filter((f) => f !== 'config-cache.json')).toEqual(['state.json']);
   }, 60_000);

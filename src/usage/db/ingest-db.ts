@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { localDay } from '../windows.js';
 import { BucketAdder, BucketClock, layoutFor, layoutSignature, type Bucket } from '../buckets.js';
 import { DEFAULT_INGEST, emptyUsage, neededFrom, type IngestInput, type IngestStats, type UsageState } from '../ingest.js';
 import { checkRow } from '../rows.js';
@@ -62,7 +62,7 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'all', swept: false, coldChannels: [] };
 
   // After a long stop, nothing older than what the buckets keep is read again.
-  const cutoff = Math.min(fromLocal, Math.floor(DateTime.fromMillis(nowMs, { zone: config.timezone }).minus({ days: opts.retentionDays }).startOf('day').toSeconds()));
+  const cutoff = Math.min(fromLocal, localDay(config.timezone, nowMs / 1000 - opts.retentionDays * 86_400).start);
   const cold = input.channels.filter((c) => cursor?.channels[c] === undefined || cursor.channels[c] > fromLocal);
   const warm = input.channels.filter((c) => !cold.includes(c));
   const reads: Array<{ channels: number[]; from: number }> = [];
