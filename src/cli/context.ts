@@ -11,11 +11,6 @@ import { LogDbHandle } from '../usage/db/connect.js';
 import { createLogger } from '../platform/logger.js';
 import { stateCodec, type State } from '../reconcile/state.js';
 import { openStateStore, type StateStore } from '../state/store.js';
-import { z } from 'zod';
-
-// zod compiles a parser for each object schema on its first use (`new Function`); a command validates each shape a
-// few times, where compiling costs more than it saves (~5 ms and 5 MB of garbage a quiet `once`).
-z.config({ jitless: true });
 
 /** Options every command takes. */
 export interface GlobalOptions {

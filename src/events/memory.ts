@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../platform/zod.js';
 import { isNum, recordOf } from '../platform/checks.js';
 
 /** What alerting remembers between cycles so that each event goes out once. Kept in the state file. */

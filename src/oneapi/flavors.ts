@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { z } from '../platform/zod.js';
 import type { Http } from './http.js';
 import { pageNewApi, pageOneHub } from './paging.js';
 import { channelRow, oneHubChannelRow, plainPage, splitModels, tagList } from './schemas.js';

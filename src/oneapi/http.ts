@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import axios, { AxiosHeaders } from 'axios';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type { z } from '../platform/zod.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { interpret } from './response.js';
 import { OneApiError } from './types.js';

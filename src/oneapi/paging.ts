@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { z } from '../platform/zod.js';
 import type { Http } from './http.js';
 import { newApiPage, oneHubPage, plainPage } from './schemas.js';
 import { OneApiError } from './types.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../platform/zod.js';
 
 // z.object strips unknown keys, so the secret `key` (sent in clear by one-hub's GET /api/channel/:id and tag list,
 // and by one-api's PUT answer) never survives parsing.

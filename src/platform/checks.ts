@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from './zod.js';
 
 // Plain-loop checks for the state file's large parts (thousands of buckets, samples and keys with many budgets):
 // zod per element cost ~0.1 s a cycle there. Each still reports the first bad element's path, as zod would.

@@ -130,7 +130,8 @@ export function decide(input: DecideInput): Decision {
     const id = resolution.ids.get(d.channel);
     if (id !== undefined && !defaults.has(id)) defaults.set(id, d.priority);
   }
-  const managed = new Set<number>([...defaults.keys(), ...budgets.flatMap((b) => (b.channelId === null ? [] : [b.channelId]))]);
+  const managed = new Set<number>(defaults.keys());
+  for (const b of budgets) if (b.channelId !== null) managed.add(b.channelId);
 
   const byChannel = new Map<number, BudgetStatus[]>();
   for (const b of budgets) if (b.channelId !== null) (byChannel.get(b.channelId) ?? byChannel.set(b.channelId, []).get(b.channelId)!).push(b);

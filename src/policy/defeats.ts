@@ -41,13 +41,15 @@ export function fallbacksNotBelow(config: Config, channels: Channel[], resolutio
   const fallbacks = new Map<string, Channel[]>();
   for (const f of channels) {
     if (f.status !== 1 || budgeted.has(f.id) || (defaults.get(f.id) ?? f.priority) > config.demoted) continue;
-    for (const m of f.models) fallbacks.set(m, [...(fallbacks.get(m) ?? []), f]);
+    for (const m of f.models) (fallbacks.get(m) ?? fallbacks.set(m, []).get(m)!).push(f);
   }
+  if (fallbacks.size === 0) return [];
   const seen = new Set<string>();
   return config.budgets.flatMap((b: Budget) => {
     const ch = byId.get(resolution.ids.get(b.channel) ?? -1);
     if (!ch) return [];
     const models = b.model !== undefined ? [b.model] : ch.models;
+    if (!models.some((m) => fallbacks.has(m))) return [];
     const found = new Set(models.flatMap((m) => fallbacks.get(m) ?? []));
     const high = [...found].filter((f) => f.id !== ch.id).sort((x, y) => order.get(x.id)! - order.get(y.id)!);
     const key = `${ch.id}:${high.map((f) => f.id).join(',')}`;
@@ -67,11 +69,13 @@ const SILENT_MIN_REQUESTS = 20;
  * budget would never reach its limit.
  */
 export function silentBudgets(budgets: BudgetStatus[], buckets: Bucket[], channels: Channel[]): Defeat[] {
-  const index = new UsageIndex(buckets);
+  let index: UsageIndex | undefined;
   const byId = new Map(channels.map((c) => [c.id, c]));
   return budgets.flatMap((b) => {
     const ch = byId.get(b.channelId ?? -1);
     if (!ch || b.budget.model === undefined || b.requests > 0) return [];
+    // Built on first need: most cycles have no budget without requests.
+    index ??= new UsageIndex(buckets);
     const all = index.sum({ channel: ch.id, from: b.window.start, to: b.window.end });
     if (all.requests < SILENT_MIN_REQUESTS) return [];
     // Sorted and without counts: the daemon logs a problem again only when its text changes.

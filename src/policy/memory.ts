@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../platform/zod.js';
 import { isInt, isNum, recordOf } from '../platform/checks.js';
 
 /** What the policy remembers between cycles; the policy alone interprets it. */

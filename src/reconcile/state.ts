@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../platform/zod.js';
 import { alertMemorySchema, emptyAlertMemory } from '../events/memory.js';
 import type { Channel } from '../oneapi/types.js';
 import { emptyMemory, memorySchema } from '../policy/memory.js';

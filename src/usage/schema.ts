@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../platform/zod.js';
 import { badRow, isInt, isNum, isStr, nonNeg, recordOf, rowsOf, type Fields } from '../platform/checks.js';
 
 const int = z.number().int();
