@@ -1,3 +1,4 @@
+import { num } from '../platform/format.js';
 import type { Config } from '../config/types.js';
 import { usageSummary, type Decision } from '../policy/decide.js';
 import { project, type PaceLog } from '../usage/burn.js';
@@ -47,7 +48,7 @@ export function detectEvents(p: { config: Config; decision: Decision; applied: C
     events.push({
       kind: 'budget-projected', severity: 'warning', at,
       title: `${b.budget.key} will run out at ${formatLocal(pr.runsOutAt, tz)}`,
-      text: `At ${pr.tokensPerHour.toLocaleString('en-US')} tokens/hour, ${usageSummary(b)} runs out before the window renews at ${formatLocal(b.window.end, tz)}.`,
+      text: `At ${num(pr.tokensPerHour)} tokens/hour, ${usageSummary(b)} runs out before the window renews at ${formatLocal(b.window.end, tz)}.`,
       fields: { budget: b.budget.key, channel: b.channelId, used: b.used, free: b.budget.freeTokens, tokensPerHour: pr.tokensPerHour, runsOutAt: pr.runsOutAt, windowEnd: b.window.end },
     });
   }

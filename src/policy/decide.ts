@@ -68,11 +68,9 @@ export interface DecideInput {
   usageAsOf?: number | null;
 }
 
-const fmt = num;
-
 /** "1,812,345/1,900,000 tokens (95.4%), daily window since 2026-11-24 02:20 +08:00" */
 export function usageSummary(s: BudgetStatus): string {
-  return `${fmt(s.used)}/${fmt(s.budget.freeTokens)} tokens (${(s.ratio * 100).toFixed(1)}%), ${s.window.label}`;
+  return `${num(s.used)}/${num(s.budget.freeTokens)} tokens (${(s.ratio * 100).toFixed(1)}%), ${s.window.label}`;
 }
 
 /** Measures every budget in its current window, and projects it from its recent burn rate. */
@@ -201,8 +199,8 @@ function restoreCause(mine: BudgetStatus[], memory: Memory, remembered: Memory['
 function projectedReason(b: BudgetStatus, config: Config): string {
   const p = b.projection!;
   const at = DateTime.fromSeconds(p.reachesAt!, { zone: config.timezone }).toFormat('HH:mm:ss');
-  const rate = `${fmt(Math.round(p.rate))} tokens/s${p.latest > p.steady ? ', recent burst' : ''}`;
-  return `budget projected to run out: projected to reach ${fmt(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${config.routingDelaySec} s; ${usageSummary(b)}`;
+  const rate = `${num(Math.round(p.rate))} tokens/s${p.latest > p.steady ? ', recent burst' : ''}`;
+  return `budget projected to run out: projected to reach ${num(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${config.routingDelaySec} s; ${usageSummary(b)}`;
 }
 
 /** The earliest look a budget on a channel still routed to needs, not sooner than MIN_CHECK_SEC from now. */

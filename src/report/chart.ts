@@ -1,3 +1,5 @@
+import { num } from '../platform/format.js';
+
 /** One bar: a label and its stacked parts, in series order. */
 export interface BarRow {
   label: string;
@@ -17,7 +19,7 @@ const MIN_BAR = 10;
 /** Horizontal stacked bars, label left and total right, then a legend of fill characters; fits `width` columns. */
 export function stackedBars(rows: BarRow[], opts: BarOptions): string {
   const width = Math.max(1, Math.floor(opts.width));
-  const fmt = opts.valueFormat ?? ((n: number) => n.toLocaleString('en-US'));
+  const fmt = opts.valueFormat ?? num;
   const series = [...new Set(rows.flatMap((r) => r.parts.map((p) => p.series)))];
   const fill = new Map(series.map((s, i) => [s, FILLS[i % FILLS.length]]));
   const totals = rows.map((r) => r.parts.reduce((sum, p) => sum + Math.max(0, p.value), 0));

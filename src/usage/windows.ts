@@ -46,14 +46,16 @@ const calendar = new Map<string, Known[]>();
 
 const specKey = (spec: WindowSpec, tz: string) => `${tz}|${spec.window}|${spec.resetAt}|${spec.since ?? ''}`;
 
+const holds = (w: Window, nowMs: number) => w.start * 1000 <= nowMs && nowMs < w.end * 1000;
+
 function known(spec: WindowSpec, tz: string, nowMs: number): Known {
   const key = specKey(spec, tz);
   let list = calendar.get(key);
   if (!list) calendar.set(key, (list = []));
-  for (const w of list) if (w.start * 1000 <= nowMs && nowMs < w.end * 1000) return w;
+  for (const w of list) if (holds(w, nowMs)) return w;
   const w = computeWindow(spec, tz, nowMs);
   // A `total` window whose start is still ahead does not contain now: computed each time, not kept.
-  if (w.start * 1000 <= nowMs && nowMs < w.end * 1000) list.push(w);
+  if (holds(w, nowMs)) list.push(w);
   return w;
 }
 
