@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-old-space-size=512 --max-semi-space-size=2
+#!/usr/bin/env -S node --max-old-space-size=512 --max-semi-space-size=2 --initial-old-space-size=32
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, formatIssue } from '../config/types.js';
 import { parseListen } from '../metrics/server.js';

@@ -1,7 +1,7 @@
 import { num } from '../platform/format.js';
 import type { Config } from '../config/types.js';
 import type { Decision } from '../policy/decide.js';
-import type { PaceLog } from '../usage/burn.js';
+import { samplesOf, type PaceLog } from '../usage/burn.js';
 import type { AlertMemory } from './memory.js';
 import type { AlertEvent } from './types.js';
 
@@ -34,10 +34,13 @@ export function unmovedDemotions(p: { config: Config; decision: Decision; pace: 
     }
     const since = demoted.at + config.routingDelaySec + GRACE_SEC;
     for (const b of decision.budgets.filter((x) => x.channelId === c.id)) {
-      const after = (p.pace[b.budget.key] ?? []).filter((s) => s.windowStart === b.window.start && s.at >= since);
-      if (after.length < 2) continue;
-      const first = after[0];
-      const last = after[after.length - 1];
+      const { at, used } = samplesOf(p.pace[b.budget.key], b.window.start);
+      let f = 0;
+      while (f < at.length && at[f] < since) f++;
+      const l = at.length - 1;
+      if (l - f < 1) continue;
+      const first = { at: at[f], used: used[f] };
+      const last = { at: at[l], used: used[l] };
       const grew = last.used - first.used;
       if (last.at - first.at < MIN_SPAN_SEC || grew < MIN_SHARE * b.budget.freeTokens) continue;
       unmoved[key] = demoted.at;

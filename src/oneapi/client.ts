@@ -72,7 +72,7 @@ export function createClient(opts: ClientOptions): OneApiClient {
         method: 'GET',
         path: `/api/channel/${id}`,
         route: 'GET /api/channel/:id',
-        schema: channelRow,
+        check: (data) => channelRow(data, 'data'),
       });
       return toChannel(row);
     },
@@ -82,7 +82,7 @@ export function createClient(opts: ClientOptions): OneApiClient {
       assertInt('priority', priority);
       // Exactly these two keys: GORM's struct update skips zero values, so this touches only `priority`.
       // `models` would make one-hub rewrite every column; `status` is refused by newer new-api; `key` is secret.
-      await http.request({ method: 'PUT', path: '/api/channel/', body: { id, priority }, schema: ignored });
+      await http.request({ method: 'PUT', path: '/api/channel/', body: { id, priority }, check: ignored });
     },
 
     readLogs(q: LogQuery, onPage: (rows: unknown[]) => void, readOpts?: LogReadOptions) {

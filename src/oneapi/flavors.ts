@@ -1,7 +1,6 @@
-import type { z } from '../platform/zod.js';
 import type { Http } from './http.js';
 import { pageNewApi, pageOneHub } from './paging.js';
-import { channelRow, oneHubChannelRow, plainPage, splitModels, tagList } from './schemas.js';
+import { channelRow, oneHubChannelRow, plainPage, splitModels, tagList, type ChannelRow } from './schemas.js';
 import type { Channel, Flavor } from './types.js';
 
 /** What differs between flavors in listing channels (logs: see log-reader.ts). */
@@ -9,8 +8,8 @@ export interface FlavorApi {
   listChannels(http: Http): Promise<Channel[]>;
 }
 
-/** A channel row as quota-pilot keeps it (the secret `key` was already stripped by the schema). */
-export const toChannel = (r: z.output<typeof channelRow>): Channel => ({
+/** A channel row as quota-pilot keeps it (the secret `key` was never copied out of the answer). */
+export const toChannel = (r: ChannelRow): Channel => ({
   id: r.id,
   name: r.name,
   priority: r.priority,
@@ -25,7 +24,7 @@ const oneApi: FlavorApi = {
       method: 'GET',
       path: '/api/channel/search',
       params: { keyword: '' },
-      schema: plainPage(channelRow),
+      check: plainPage(channelRow),
     });
     return rows.map(toChannel);
   },
@@ -48,7 +47,7 @@ const oneHub: FlavorApi = {
         method: 'GET',
         path: `/api/channel_tag/${encodeURIComponent(tag)}/list`,
         route: 'GET /api/channel_tag/:tag/list',
-        schema: tagList(oneHubChannelRow),
+        check: tagList(oneHubChannelRow),
       });
       rows.push(...members);
     }

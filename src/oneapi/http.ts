@@ -3,7 +3,6 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import axios, { AxiosHeaders } from 'axios';
 import type { Logger } from 'pino';
-import type { z } from '../platform/zod.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { interpret } from './response.js';
 import { OneApiError } from './types.js';
@@ -23,8 +22,8 @@ export interface HttpOptions {
 }
 
 /**
- * One call: the concrete path, an optional metrics label, and how `data` is checked: a zod schema, or for hot paths
- * (log pages) a plain function that checks the page's shape once and returns it or throws a message.
+ * One call: the concrete path, an optional metrics label, and how `data` is checked: a plain function that returns
+ * what the caller keeps of it or throws a message naming the bad place (see schemas.ts and log-reader.ts).
  */
 export interface RequestSpec<T> {
   method: 'GET' | 'PUT';
@@ -33,8 +32,7 @@ export interface RequestSpec<T> {
   route?: string;
   params?: Record<string, string | number | boolean>;
   body?: unknown;
-  schema?: z.ZodType<T>;
-  check?: (data: unknown) => T;
+  check: (data: unknown) => T;
 }
 
 /** Sends requests with auth, rate limit, retries and envelope checks; every failure is a clean OneApiError. */
@@ -209,19 +207,11 @@ export function createHttp(opts: HttpOptions): Http {
 }
 
 function checkShape<T>(spec: RequestSpec<T>, data: unknown): { ok: true; value: T } | { ok: false; why: string } {
-  if (spec.check) {
-    try {
-      return { ok: true, value: spec.check(data) };
-    } catch (e) {
-      return { ok: false, why: (e as Error).message };
-    }
+  try {
+    return { ok: true, value: spec.check(data) };
+  } catch (e) {
+    return { ok: false, why: (e as Error).message };
   }
-  if (!spec.schema) return { ok: true, value: data as T };
-  const parsed = spec.schema.safeParse(data);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  const issue = parsed.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `data.${issue.path.join('.')}` : 'data';
-  return { ok: false, why: `${where}: ${issue?.message ?? 'invalid'}` };
 }
 
 /**

@@ -1,6 +1,5 @@
-import type { z } from '../platform/zod.js';
 import type { Http } from './http.js';
-import { newApiPage, oneHubPage, plainPage } from './schemas.js';
+import { newApiPage, oneHubPage, type RowCheck } from './schemas.js';
 import { OneApiError } from './types.js';
 
 /** Page size asked of new-api and one-hub (one-hub refuses more than 100; newer new-api caps at 100). */
@@ -60,8 +59,8 @@ class Collector<R> {
  * {items, total, page, page_size}, counts from 1 and clamps p=0 to 1 (common.GetPageQuery). So the first request
  * is p=0, which is the first page in both; after that the answer's shape (and its echoed `page`) says what comes next.
  */
-export async function pageNewApi<T extends z.ZodType>(http: Http, path: string, params: Params, row: T, limits = LIMITS) {
-  const out = new Collector<z.output<T>>(path);
+export async function pageNewApi<R>(http: Http, path: string, params: Params, row: RowCheck<R>, limits = LIMITS): Promise<R[]> {
+  const out = new Collector<R>(path);
   let p = 0;
   let seen = 0;
   for (let i = 0; i < limits.maxPages; i++) {
@@ -69,7 +68,7 @@ export async function pageNewApi<T extends z.ZodType>(http: Http, path: string, 
       method: 'GET',
       path,
       params: { ...params, p, page_size: PAGE_SIZE },
-      schema: newApiPage(row),
+      check: newApiPage(row),
     });
     if (Array.isArray(page)) {
       out.add(page);
@@ -89,15 +88,15 @@ export async function pageNewApi<T extends z.ZodType>(http: Http, path: string, 
 }
 
 /** one-hub: `page` is 1-based, `data` is {data, page, size, total_count}; stop on a short page or at the total. */
-export async function pageOneHub<T extends z.ZodType>(http: Http, path: string, params: Params, row: T, limits = LIMITS) {
-  const out = new Collector<z.output<T>>(path);
+export async function pageOneHub<R>(http: Http, path: string, params: Params, row: RowCheck<R>, limits = LIMITS): Promise<R[]> {
+  const out = new Collector<R>(path);
   let seen = 0;
   for (let page = 1; page <= limits.maxPages; page++) {
     const res = await http.request({
       method: 'GET',
       path,
       params: { ...params, page, size: PAGE_SIZE },
-      schema: oneHubPage(row),
+      check: oneHubPage(row),
     });
     out.add(res.data);
     seen += res.data.length;

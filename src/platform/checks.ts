@@ -10,7 +10,7 @@ export const isStr: Check = (v) => typeof v === 'string';
 export const nonNeg = (c: Check): Check => (v) => c(v) && (v as number) >= 0;
 
 export type Fields = Array<[string | number, Check, string]>;
-type Problem = { path: Array<string | number>; message: string };
+export type Problem = { path: Array<string | number>; message: string };
 
 /** The first element of `rows` (an array of records) whose field fails its check, if any. */
 export function badRow(rows: unknown, fields: Fields): Problem | undefined {

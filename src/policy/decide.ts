@@ -91,7 +91,7 @@ export function measureBudgets(input: Omit<DecideInput, 'memory' | 'channels'>):
     const projection =
       state === 'unresolved' || state === 'exhausted' || usageAsOf == null
         ? null
-        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, samples: input.pace?.[budget.key] ?? [], routingDelaySec: config.routingDelaySec });
+        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, track: input.pace?.[budget.key], routingDelaySec: config.routingDelaySec });
     return { budget, channelId, window, used: tokens, requests, ratio, state, projection };
   });
 }

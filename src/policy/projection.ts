@@ -1,4 +1,4 @@
-import type { PaceSample } from '../usage/burn.js';
+import { samplesOf, type PaceTrack } from '../usage/burn.js';
 
 /** How far back the steady rate looks, and the shortest span a rate is taken over (shorter is noise). */
 const BASE_SPAN_SEC = 600;
@@ -30,8 +30,8 @@ export interface ProjectInput {
   asOf: number;
   windowStart: number;
   windowEnd: number;
-  /** Earlier samples of this budget (any window; other windows are ignored). */
-  samples: PaceSample[];
+  /** Earlier samples of this budget (a track of another window is ignored). */
+  track?: PaceTrack;
   routingDelaySec: number;
 }
 
@@ -42,32 +42,28 @@ export interface ProjectInput {
  * not make it early. A small margin (5% of the time left, at least 1 s) covers the noise of the projection. Pure.
  */
 export function projectBudget(p: ProjectInput): Projection {
-  // Plain loops: this runs for every budget every cycle, mostly before the JIT warms up.
-  const pts: PaceSample[] = [];
-  let ordered = true;
-  for (let i = 0; i < p.samples.length; i++) {
-    const s = p.samples[i];
-    if (s.windowStart !== p.windowStart || s.at >= p.asOf || s.at < p.asOf - BASE_SPAN_SEC) continue;
-    if (pts.length > 0 && s.at < pts[pts.length - 1].at) ordered = false;
-    pts.push(s);
-  }
-  if (!ordered) pts.sort((a, b) => a.at - b.at);
-  // The points are the samples, then (asOf, used): a rate per span of at least MIN_SPAN_SEC between them.
+  // Plain loops over the track's arrays (oldest first): this runs for every budget every cycle, mostly before the
+  // JIT warms up. The points are the samples of the last BASE_SPAN_SEC, then (asOf, used).
+  const { at, used } = samplesOf(p.track, p.windowStart);
+  let first = 0;
+  while (first < at.length && at[first] < p.asOf - BASE_SPAN_SEC) first++;
+  let end = first;
+  while (end < at.length && at[end] < p.asOf) end++;
+  // A rate per span of at least MIN_SPAN_SEC between the points.
   const rates: number[] = [];
-  if (pts.length > 0) {
-    let from = pts[0];
-    for (let i = 1; i <= pts.length; i++) {
-      const at = i < pts.length ? pts[i].at : p.asOf;
-      const used = i < pts.length ? pts[i].used : p.used;
-      if (at - from.at < MIN_SPAN_SEC) continue;
-      rates.push(Math.max(0, used - from.used) / (at - from.at));
-      from = i < pts.length ? pts[i] : from;
+  if (end > first) {
+    let from = first;
+    for (let i = first + 1; i <= end; i++) {
+      const t = i < end ? at[i] : p.asOf;
+      if (t - at[from] < MIN_SPAN_SEC) continue;
+      rates.push(Math.max(0, (i < end ? used[i] : p.used) - used[from]) / (t - at[from]));
+      if (i < end) from = i;
     }
   }
   let latest = 0;
-  for (let i = pts.length - 1; i >= 0; i--) {
-    if (p.asOf - pts[i].at < MIN_SPAN_SEC) continue;
-    latest = Math.max(0, p.used - pts[i].used) / (p.asOf - pts[i].at);
+  for (let i = end - 1; i >= first; i--) {
+    if (p.asOf - at[i] < MIN_SPAN_SEC) continue;
+    latest = Math.max(0, p.used - used[i]) / (p.asOf - at[i]);
     break;
   }
   const steady = median(rates);
@@ -86,10 +82,18 @@ export function lookAt(demoteBy: number | null, nowSec: number): number | null {
   return Math.min(demoteBy, nowSec + Math.max(MIN_CHECK_SEC, (demoteBy - nowSec) * LOOK_FRACTION));
 }
 
-/** The median; sorts `xs` in place. */
+/**
+ * The median; sorts `xs` in place. An insertion sort: `xs` holds a rate per sample of the last 10 minutes (~20), and
+ * Array.prototype.sort allocated a work area on each of thousands of calls a cycle.
+ */
 function median(xs: number[]): number {
   if (xs.length === 0) return 0;
-  const s = xs.sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  for (let i = 1; i < xs.length; i++) {
+    const x = xs[i];
+    let j = i - 1;
+    for (; j >= 0 && xs[j] > x; j--) xs[j + 1] = xs[j];
+    xs[j + 1] = x;
+  }
+  const m = Math.floor(xs.length / 2);
+  return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2;
 }

@@ -3,18 +3,18 @@ import { alertMemorySchema, emptyAlertMemory } from '../events/memory.js';
 import type { Channel } from '../oneapi/types.js';
 import { emptyMemory, memorySchema } from '../policy/memory.js';
 import type { StateCodec } from '../state/store.js';
-import { isStr, recordOf } from '../platform/checks.js';
+import { isNum, isStr, recordOf } from '../platform/checks.js';
 import type { PaceLog } from '../usage/burn.js';
 import { emptyUsage, type UsageState } from '../usage/ingest.js';
 import { paceLogSchema, usageStateSchema } from '../usage/schema.js';
 
 /** The version of the state file this code writes. */
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 
 const cycleRecord = z.object({ at: z.number(), ok: z.boolean(), durationMs: z.number(), changes: z.number(), error: z.string().optional() });
 
 /**
- * The state file, version 2. Safe to lose: it saves re-reading logs and remembers warnings, demotions and alerts;
+ * The state file, version 3. Safe to lose: it saves re-reading logs and remembers warnings, demotions and alerts;
  * priorities are always read from OneAPI. Each part belongs to the module that interprets it.
  */
 const stateSchema = z.object({
@@ -62,7 +62,36 @@ const MIGRATIONS: Record<number, (s: Raw) => Raw> = {
     pace: s.pace ?? {},
     memory: typeof s.memory === 'object' && s.memory !== null ? { windows: {}, ...(s.memory as Raw) } : s.memory,
   }),
+  // 2 -> 3: each budget's pace samples ({at, used, windowStart} objects) become one track of parallel arrays.
+  2: (s) => ({ ...s, version: 3, pace: isRecord(s.pace) ? mapValues(s.pace, paceTrackOf) : s.pace }),
 };
+
+const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function mapValues(r: Raw, f: (v: unknown) => unknown): Raw {
+  const out: Raw = {};
+  for (const k in r) out[k] = f(r[k]);
+  return out;
+}
+
+/**
+ * A version-2 sample list as a track: the samples of the newest one's window, in time order, one per second (the later one). Other
+ * values are left as they are, for the check to name.
+ */
+function paceTrackOf(v: unknown): unknown {
+  if (!Array.isArray(v) || !v.every((p) => isRecord(p) && isNum(p.at) && isNum(p.used) && isNum(p.windowStart))) return v;
+  const samples = v as Array<{ at: number; used: number; windowStart: number }>;
+  const windowStart = samples.length > 0 ? samples[samples.length - 1].windowStart : 0;
+  const track = { windowStart, at: [] as number[], used: [] as number[] };
+  for (const p of samples.filter((x) => x.windowStart === windowStart).sort((a, b) => a.at - b.at)) {
+    if (track.at.length > 0 && track.at[track.at.length - 1] === p.at) track.used[track.used.length - 1] = p.used;
+    else {
+      track.at.push(p.at);
+      track.used.push(p.used);
+    }
+  }
+  return track;
+}
 
 /** Validates a parsed state file, migrating older versions; a future version is refused (it may mean other things). */
 export const stateCodec: StateCodec<State> = {

@@ -1,5 +1,6 @@
 import { z } from '../platform/zod.js';
-import { badRow, isInt, isNum, isStr, nonNeg, recordOf, rowsOf, type Fields } from '../platform/checks.js';
+import { isInt, isNum, isStr, nonNeg, recordOf, rowsOf, type Problem } from '../platform/checks.js';
+import type { PaceLog } from './burn.js';
 
 const int = z.number().int();
 
@@ -45,20 +46,28 @@ export const usageStateSchema = z.looseObject({
   ]),
 });
 
-const PACE_SAMPLE: Fields = [
-  ['at', isNum, 'a number'],
-  ['used', isNum, 'a number'],
-  ['windowStart', isNum, 'a number'],
-];
+/** What is wrong with one budget's pace track (see PaceTrack in burn.ts), if anything. */
+function badTrack(t: unknown): Problem | undefined {
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return { path: [], message: 'expected a record of windowStart, at and used' };
+  const { windowStart, at, used } = t as Record<string, unknown>;
+  if (!isNum(windowStart)) return { path: ['windowStart'], message: `expected a number, got ${JSON.stringify(windowStart)}` };
+  if (!Array.isArray(at)) return { path: ['at'], message: 'expected an array' };
+  if (!Array.isArray(used) || used.length !== at.length) return { path: ['used'], message: `expected an array as long as at (${at.length})` };
+  for (let i = 0; i < at.length; i++) {
+    if (!isNum(at[i]) || (i > 0 && at[i] <= at[i - 1])) return { path: ['at', i], message: `expected a number above the one before, got ${JSON.stringify(at[i])}` };
+    if (!isNum(used[i])) return { path: ['used', i], message: `expected a number, got ${JSON.stringify(used[i])}` };
+  }
+  return undefined;
+}
 
 /**
- * Recent samples of each budget's use (see PaceLog in burn.ts): an object of sample arrays, checked with plain
- * loops like the buckets (tens of thousands of samples with many budgets).
+ * Recent samples of each budget's use (see PaceLog in burn.ts): a track of parallel arrays per budget, checked with
+ * plain loops like the buckets (tens of thousands of samples with many budgets).
  */
 export const paceLogSchema = z.any().superRefine((log, ctx) => {
-  if (typeof log !== 'object' || log === null || Array.isArray(log)) return void ctx.addIssue({ code: 'custom', message: 'expected an object of sample lists' });
+  if (typeof log !== 'object' || log === null || Array.isArray(log)) return void ctx.addIssue({ code: 'custom', message: 'expected an object of pace tracks' });
   for (const key in log) {
-    const bad = badRow((log as Record<string, unknown>)[key], PACE_SAMPLE);
+    const bad = badTrack((log as Record<string, unknown>)[key]);
     if (bad) return void ctx.addIssue({ code: 'custom', path: [key, ...bad.path], message: bad.message });
   }
-}) as unknown as z.ZodType<Record<string, Array<{ at: number; used: number; windowStart: number }>>>;
+}) as unknown as z.ZodType<PaceLog>;

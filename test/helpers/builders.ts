@@ -2,6 +2,7 @@ import type { Budget, Config, DefaultPriority } from '../../src/config/types.js'
 import type { Channel } from '../../src/oneapi/types.js';
 import { BucketAdder, BucketClock, type Bucket, type BucketLayout } from '../../src/usage/buckets.js';
 import type { Memory } from '../../src/policy/memory.js';
+import type { PaceTrack } from '../../src/usage/burn.js';
 
 const src = { file: 'channels.yaml', line: 1, col: 1 };
 
@@ -62,3 +63,8 @@ export function aMemory(m: Partial<Memory> = {}): Memory {
 
 /** Unix seconds of a local ISO time in a zone, e.g. at('2026-11-24T02:20', 'Asia/Shanghai'). */
 export { DateTime } from 'luxon';
+
+/** A budget's pace track in the window starting at `windowStart`, from [at, used] samples (oldest first). */
+export function aTrack(windowStart: number, samples: ReadonlyArray<readonly [number, number]>): PaceTrack {
+  return { windowStart, at: samples.map((s) => s[0]), used: samples.map((s) => s[1]) };
+}

@@ -6,7 +6,7 @@ import { decide } from '../../src/policy/decide.js';
 import { fallbacksNotBelow, silentBudgets, unservedModels } from '../../src/policy/defeats.js';
 import { resolveRefs } from '../../src/policy/resolve.js';
 import type { Channel } from '../../src/oneapi/types.js';
-import { aBudget, aChannel, aConfig, aDefault, aMemory } from '../helpers/builders.js';
+import { aBudget, aChannel, aConfig, aDefault, aMemory, aTrack } from '../helpers/builders.js';
 
 const DS = 'DeepSeek-V3';
 const free = (over: Partial<Channel> = {}) => aChannel({ id: 1, name: 'volc-deepseek', priority: 100, models: [DS], ...over });
@@ -51,20 +51,20 @@ describe('unmovedDemotions', () => {
   const channels = [free({ priority: 10 }), paid()];
   const decision = decide({ config: cfg, resolution: resolveRefs(cfg, channels), channels, buckets: [], nowMs: (Td + 600) * 1000, memory: aMemory({ lastResetAt: W, demoted: { '1': { at: Td, reason: 'x' } }, windows: { [`volc-deepseek/${DS}`]: W } }) });
   const key = `volc-deepseek/${DS}`;
-  const sample = (dt: number, used: number) => ({ at: Td + dt, used, windowStart: W });
+  const sample = (dt: number, used: number) => [Td + dt, used] as const;
 
   it.each([
     ['traffic stopped after the routing delay', [sample(0, 990_000), sample(200, 995_000), sample(260, 995_000), sample(320, 995_000)], 0],
     ['still growing 3 to 5 minutes after', [sample(0, 990_000), sample(200, 995_000), sample(260, 1_000_000), sample(320, 1_010_000)], 1],
     ['only in-flight rows within the grace time', [sample(0, 990_000), sample(60, 1_000_000), sample(170, 1_010_000)], 0],
   ] as const)('%s', (_n, samples, n) => {
-    const r = unmovedDemotions({ config: cfg, decision, pace: { [key]: [...samples] }, memory: emptyAlertMemory(), at: Td + 600 });
+    const r = unmovedDemotions({ config: cfg, decision, pace: { [key]: aTrack(W, samples) }, memory: emptyAlertMemory(), at: Td + 600 });
     expect(r.events).toHaveLength(n);
     if (n) {
       expect(r.events[0]).toMatchObject({ kind: 'demotion-unmoved', severity: 'critical', title: 'volc-deepseek (#1) still gets traffic 5 min after its demotion' });
       expect(r.events[0].text).toMatch(/grew by 15,000 tokens between 200 s and 320 s after the demotion to 10 \(routing delay 60 s\)\. Likely causes: new-api channel affinity/);
       // once per demotion
-      expect(unmovedDemotions({ config: cfg, decision, pace: { [key]: [...samples] }, memory: { ...emptyAlertMemory(), unmoved: r.unmoved }, at: Td + 660 }).events).toEqual([]);
+      expect(unmovedDemotions({ config: cfg, decision, pace: { [key]: aTrack(W, samples) }, memory: { ...emptyAlertMemory(), unmoved: r.unmoved }, at: Td + 660 }).events).toEqual([]);
     }
   });
 });

@@ -10,7 +10,7 @@ import { decide } from '../../src/policy/decide.js';
 import { resolveRefs } from '../../src/policy/resolve.js';
 import { project, recordPace } from '../../src/usage/burn.js';
 import type { Bucket } from '../../src/usage/buckets.js';
-import { aBudget, aChannel, aConfig, aDefault, aMemory } from '../helpers/builders.js';
+import { aBudget, aChannel, aConfig, aDefault, aMemory, aTrack } from '../helpers/builders.js';
 
 const TZ = 'Asia/Shanghai';
 const sec = (iso: string) => Math.floor(DateTime.fromISO(iso, { zone: TZ }).toSeconds());
@@ -37,14 +37,17 @@ describe('project', () => {
     const channels = chans();
     const now = ms('2026-11-24T12:20');
     const d = decide({ config, resolution: resolveRefs(config, channels), channels, buckets: used(500_000), nowMs: now, memory: aMemory({ lastResetAt: 0 }) });
-    const samples = [
-      { at: sec('2026-11-24T11:00'), used: 100_000, windowStart: sec('2026-11-24T02:20') }, // too old: over an hour
-      { at: sec('2026-11-24T11:20'), used: 300_000, windowStart: sec('2026-11-24T02:20') }, // 200k in the last hour
-      { at: sec('2026-11-24T12:15'), used: 490_000, windowStart: sec('2026-11-24T02:20') }, // too recent to trust
-    ];
-    expect(project(d.budgets[0], now, samples)).toEqual({ tokensPerHour: 200_000, runsOutAt: sec('2026-11-24T14:50'), beforeWindowEnds: true });
-    const log = recordPace({ [d.budgets[0].budget.key]: samples }, d.budgets, now);
-    expect(log[d.budgets[0].budget.key].map((p) => p.at)).toEqual([sec('2026-11-24T11:20'), sec('2026-11-24T12:15'), sec('2026-11-24T12:20')]);
+    const track = aTrack(sec('2026-11-24T02:20'), [
+      [sec('2026-11-24T11:00'), 100_000], // too old: over an hour
+      [sec('2026-11-24T11:20'), 300_000], // 200k in the last hour
+      [sec('2026-11-24T12:15'), 490_000], // too recent to trust
+    ]);
+    expect(project(d.budgets[0], now, track)).toEqual({ tokensPerHour: 200_000, runsOutAt: sec('2026-11-24T14:50'), beforeWindowEnds: true });
+    const log = recordPace({ [d.budgets[0].budget.key]: track }, d.budgets, now);
+    expect(log[d.budgets[0].budget.key].at).toEqual([sec('2026-11-24T11:20'), sec('2026-11-24T12:15'), sec('2026-11-24T12:20')]);
+    // A track of another window (the previous day's) is not this window's pace: the window average is used.
+    expect(project(d.budgets[0], now, { ...track, windowStart: sec('2026-11-23T02:20') }).tokensPerHour).toBe(50_000);
+    expect(recordPace({ [d.budgets[0].budget.key]: { ...track, windowStart: sec('2026-11-23T02:20') } }, d.budgets, now)[d.budgets[0].budget.key].at).toEqual([sec('2026-11-24T12:20')]);
   });
 
   it('keeps every sample of the last 15 minutes, one per 5 minutes before that, and one per second', () => {
@@ -54,12 +57,11 @@ describe('project', () => {
     const key = d.budgets[0].budget.key;
     const windowStart = sec('2026-11-24T02:20');
     // A daemon polling every 30 s for the last hour, and an operator's `once` in this very second.
-    const samples = Array.from({ length: 120 }, (_, i) => ({ at: now / 1000 - 3600 + 30 * i, used: 1_000 * i, windowStart }));
-    samples.push({ at: now / 1000, used: 999, windowStart });
-    const ats = recordPace({ [key]: samples }, d.budgets, now)[key].map((p) => now / 1000 - p.at);
+    const track = aTrack(windowStart, [...Array.from({ length: 120 }, (_, i) => [now / 1000 - 3600 + 30 * i, 1_000 * i] as const), [now / 1000, 999]]);
+    const next = recordPace({ [key]: track }, d.budgets, now)[key];
     // Ages: 3600 .. 900 every 300 s (10), every 30 s from 870 s to 30 s (29), then this cycle's sample.
-    expect(ats).toEqual([...Array.from({ length: 10 }, (_, i) => 3600 - 300 * i), ...Array.from({ length: 29 }, (_, i) => 870 - 30 * i), 0]);
-    expect(recordPace({ [key]: samples }, d.budgets, now)[key].at(-1)).toEqual({ at: now / 1000, used: 500_000, windowStart });
+    expect(next.at.map((at) => now / 1000 - at)).toEqual([...Array.from({ length: 10 }, (_, i) => 3600 - 300 * i), ...Array.from({ length: 29 }, (_, i) => 870 - 30 * i), 0]);
+    expect([next.windowStart, next.at.at(-1), next.used.at(-1), next.used.length]).toEqual([windowStart, now / 1000, 500_000, 40]);
   });
 });
 

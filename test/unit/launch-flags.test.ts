@@ -11,7 +11,7 @@ const flagsOf = (line: string) => (line.match(/\bnode\b((?:\s+--[\w-]+=\S+)*)/)?
 it('the systemd unit starts node with the same heap flags as the #! line', () => {
   const shebang = readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8').split('\n', 1)[0]!;
   const execStart = readFileSync(join(ROOT, 'systemd/quota-pilot.service'), 'utf8').split('\n').find((l) => l.startsWith('ExecStart='))!;
-  expect(flagsOf(shebang)).toEqual(['--max-old-space-size=512', '--max-semi-space-size=2']);
+  expect(flagsOf(shebang)).toEqual(['--max-old-space-size=512', '--max-semi-space-size=2', '--initial-old-space-size=32']);
   expect(flagsOf(execStart)).toEqual(flagsOf(shebang));
 });
 

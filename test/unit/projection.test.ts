@@ -5,8 +5,8 @@ import { lookAt, projectBudget, type ProjectInput } from '../../src/policy/proje
 import { resolveRefs } from '../../src/policy/resolve.js';
 import { nextCycleDelayMs } from '../../src/schedule/daemon.js';
 import { diff } from '../../src/reconcile/apply.js';
-import type { PaceSample } from '../../src/usage/burn.js';
-import { aBudget, aChannel, aConfig, aDefault, aMemory } from '../helpers/builders.js';
+import type { PaceTrack } from '../../src/usage/burn.js';
+import { aBudget, aChannel, aConfig, aDefault, aMemory, aTrack } from '../helpers/builders.js';
 
 const TZ = 'Asia/Shanghai';
 const sec = (iso: string) => DateTime.fromISO(iso, { zone: TZ }).toSeconds();
@@ -16,21 +16,21 @@ const NOW = sec('2026-11-24T22:52:00');
 const B = 1_900_000;
 
 /** Samples every `step` s up to `asOf`, at `rate` tokens/s, ending at `used`. */
-function steady(rate: number, used: number, asOf: number, step = 60, n = 10): PaceSample[] {
-  return Array.from({ length: n }, (_, i) => ({ at: asOf - (n - i) * step, used: used - (n - i) * step * rate, windowStart: W }));
+function steady(rate: number, used: number, asOf: number, step = 60, n = 10): PaceTrack {
+  return aTrack(W, Array.from({ length: n }, (_, i) => [asOf - (n - i) * step, used - (n - i) * step * rate] as const));
 }
 
-const base = (over: Partial<ProjectInput>): ProjectInput => ({ freeTokens: B, used: 1_800_000, asOf: NOW - 10, windowStart: W, windowEnd: END, samples: [], routingDelaySec: 60, ...over });
+const base = (over: Partial<ProjectInput>): ProjectInput => ({ freeTokens: B, used: 1_800_000, asOf: NOW - 10, windowStart: W, windowEnd: END, routingDelaySec: 60, ...over });
 
 describe('projectBudget', () => {
   // [case, input, rate, reachesAt - asOf, demoteBy - asOf] (null: none)
   const rows: Array<[string, Partial<ProjectInput>, number, number | null, number | null]> = [
-    ['steady 1,000 tokens/s, 100,000 left', { samples: steady(1000, 1_800_000, NOW - 10) }, 1000, 100, 100 - 60 - 5],
-    ['idle: no use in the last 10 minutes', { samples: steady(0, 1_800_000, NOW - 10) }, 0, null, null],
+    ['steady 1,000 tokens/s, 100,000 left', { track: steady(1000, 1_800_000, NOW - 10) }, 1000, 100, 100 - 60 - 5],
+    ['idle: no use in the last 10 minutes', { track: steady(0, 1_800_000, NOW - 10) }, 0, null, null],
     ['no samples yet (first cycle): no projection', {}, 0, null, null],
-    ['a window about to renew: reached after the renewal, so no demotion', { samples: steady(1000, 1_800_000, NOW - 10), windowEnd: NOW + 60 }, 1000, 100, null],
-    ['samples of the previous window are ignored', { samples: steady(1000, 1_800_000, NOW - 10).map((s) => ({ ...s, windowStart: W - 86_400 })) }, 0, null, null],
-    ['routing delay 0: demote just before (margin 5% of the time left)', { samples: steady(1000, 1_800_000, NOW - 10), routingDelaySec: 0 }, 1000, 100, 95],
+    ['a window about to renew: reached after the renewal, so no demotion', { track: steady(1000, 1_800_000, NOW - 10), windowEnd: NOW + 60 }, 1000, 100, null],
+    ['samples of the previous window are ignored', { track: { ...steady(1000, 1_800_000, NOW - 10), windowStart: W - 86_400 } }, 0, null, null],
+    ['routing delay 0: demote just before (margin 5% of the time left)', { track: steady(1000, 1_800_000, NOW - 10), routingDelaySec: 0 }, 1000, 100, 95],
   ];
   it.each(rows)('%s', (_name, over, rate, reach, demote) => {
     const p = projectBudget(base(over));
@@ -41,8 +41,10 @@ describe('projectBudget', () => {
   });
 
   it('bursty: a burst in the last 30 s brings the demotion forward (latest rate beats the steady median)', () => {
-    const samples = [...steady(1000, 1_740_000, NOW - 40), { at: NOW - 40, used: 1_740_000, windowStart: W }];
-    const p = projectBudget(base({ samples, used: 1_830_000 })); // +90,000 in 30 s: 3,000 tokens/s
+    const track = steady(1000, 1_740_000, NOW - 40);
+    track.at.push(NOW - 40);
+    track.used.push(1_740_000);
+    const p = projectBudget(base({ track, used: 1_830_000 })); // +90,000 in 30 s: 3,000 tokens/s
     expect(p.steady).toBeCloseTo(1000, 6);
     expect(p.latest).toBeCloseTo(3000, 6);
     expect(p.rate).toBeCloseTo(3000, 6);
@@ -50,9 +52,9 @@ describe('projectBudget', () => {
   });
 
   it('one odd interval does not move the steady rate (median)', () => {
-    const samples = steady(1000, 1_800_000, NOW - 10);
-    samples[3].used += 200_000; // a spike that went away again: one interval up, the next one down
-    const p = projectBudget(base({ samples }));
+    const track = steady(1000, 1_800_000, NOW - 10);
+    track.used[3] += 200_000; // a spike that went away again: one interval up, the next one down
+    const p = projectBudget(base({ track }));
     expect(p.steady).toBeCloseTo(1000, 6);
   });
 });

@@ -34,14 +34,17 @@ const CORRUPT: Array<[string, string, RegExp]> = [
   ['empty file', '', /not JSON/],
   ['an array', '[]', /not a JSON object/],
   ['no version', JSON.stringify({ ...good, version: undefined }), /no valid version/],
-  ['future version', JSON.stringify({ ...good, version: STATE_VERSION + 1 }), /written by a newer quota-pilot \(version 3/],
+  ['future version', JSON.stringify({ ...good, version: STATE_VERSION + 1 }), new RegExp(`written by a newer quota-pilot \\(version ${STATE_VERSION + 1}`)],
   ['usage.coveredFrom-style missing field', JSON.stringify({ ...good, usage: { ...good.usage, buckets: undefined } }), /usage\.buckets/],
   ['memory.demoted: null', JSON.stringify({ ...good, memory: { ...good.memory, demoted: null } }), /memory\.demoted/],
   ['bucket tokens as strings', JSON.stringify({ ...good, usage: { ...good.usage, buckets: [{ ...good.usage.buckets[0], tokens: '1317022' }] } }), /usage\.buckets\.0\.tokens/],
   ['lastResetAt as a string', JSON.stringify({ ...good, memory: { ...good.memory, lastResetAt: '1763920800' } }), /memory\.lastResetAt/],
   ['null warned map in a v1 file', JSON.stringify({ ...v1, memory: { ...v1.memory, warned: null } }), /memory\.warned/],
-  ['a pace sample without used', JSON.stringify({ ...good, pace: { 'b/m': [{ at: 1, used: 5, windowStart: 0 }, { at: 2, windowStart: 0 }] } }), /pace\.b\/m\.1\.used: expected a number, got undefined/],
-  ['pace as a list', JSON.stringify({ ...good, pace: [] }), /pace: expected an object of sample lists/],
+  ['a pace track one used value short', JSON.stringify({ ...good, pace: { 'b/m': { windowStart: 0, at: [1, 2], used: [5] } } }), /pace\.b\/m\.used: expected an array as long as at \(2\)/],
+  ['pace times out of order', JSON.stringify({ ...good, pace: { 'b/m': { windowStart: 0, at: [2, 1], used: [5, 6] } } }), /pace\.b\/m\.at\.1: expected a number above the one before, got 1/],
+  ['a pace used value as a string', JSON.stringify({ ...good, pace: { 'b/m': { windowStart: 0, at: [1], used: ['5'] } } }), /pace\.b\/m\.used\.0: expected a number, got "5"/],
+  ['a version-2 pace sample without used', JSON.stringify({ ...good, version: 2, pace: { 'b/m': [{ at: 1, used: 5, windowStart: 0 }, { at: 2, windowStart: 0 }] } }), /pace\.b\/m: expected a record of windowStart, at and used/],
+  ['pace as a list', JSON.stringify({ ...good, pace: [] }), /pace: expected an object of pace tracks/],
   ['watermark NaN-ish', JSON.stringify({ ...good, usage: { ...good.usage, watermark: 'soon' } }), /usage\.watermark/],
 ];
 
@@ -68,7 +71,21 @@ describe('state store: load never trusts a bad file', () => {
     const { log, lines } = capture();
     const loaded = await openStateStore(d, stateCodec, log).load();
     expect(loaded).toEqual({ ...emptyState(), usage: good.usage, memory: { lastResetAt: 5, warned: {}, demoted: {}, windows: {} } });
-    expect(lines.find((l) => l.msg === 'state file migrated')).toMatchObject({ from: 1, to: 2 });
+    expect(lines.find((l) => l.msg === 'state file migrated')).toMatchObject({ from: 1, to: STATE_VERSION });
+  });
+
+  it('migrates a version-2 pace (a sample object each) to one track per budget: its newest window, in time order', async () => {
+    const d = await dir();
+    const [w0, w1] = [1_763_834_400, 1_763_920_800];
+    const pace = {
+      a: [{ at: w1 + 60, used: 10, windowStart: w1 }, { at: w1 - 30, used: 99, windowStart: w0 }, { at: w1 + 30, used: 5, windowStart: w1 }, { at: w1 + 60, used: 12, windowStart: w1 }],
+      b: [],
+    };
+    await writeFile(join(d, 'state.json'), JSON.stringify({ ...good, version: 2, pace }));
+    const { log, lines } = capture();
+    const loaded = await openStateStore(d, stateCodec, log).load();
+    expect(loaded).toEqual({ ...good, pace: { a: { windowStart: w1, at: [w1 + 30, w1 + 60], used: [5, 12] }, b: { windowStart: 0, at: [], used: [] } } });
+    expect(lines.find((l) => l.msg === 'state file migrated')).toMatchObject({ from: 2, to: 3 });
   });
 
   it('a missing file is an empty state, without a warning', async () => {
