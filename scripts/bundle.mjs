@@ -30,6 +30,24 @@ const commands = readdirSync(join(root, 'src/cli/commands'))
   .filter((f) => f.endsWith('.ts'))
   .map((f) => join(root, 'src/cli/commands', f));
 
+/**
+ * commander requires node:child_process when it loads, for subcommands that are separate executables; quota-pilot
+ * has none. Loading child_process (and the net, dgram and stream internals behind it) cost every command ~5 ms of
+ * start-up, so commander gets a stand-in that loads the real module on first use.
+ */
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process-for-commander',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'lazy-child-process', namespace: 'qp' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'qp' }, () => ({
+      contents: "let real; module.exports = new Proxy({}, { get: (_, k) => (real ??= require('node:child_process'))[k] });",
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(out, { recursive: true, force: true });
 await build({
   entryPoints: [join(root, 'src/cli/main.ts'), ...commands],
@@ -49,6 +67,7 @@ await build({
   // CommonJS dependencies (axios' helpers, pino) call require(); an ES module has none of its own.
   banner: { js: "import { createRequire as __qpRequire } from 'node:module'; const require = __qpRequire(import.meta.url);" },
   define: { __QP_BUILD_ID__: JSON.stringify(buildId()) },
+  plugins: [lazyChildProcessForCommander],
   logLevel: 'warning',
 });
 chmodSync(join(out, 'main.js'), 0o755);

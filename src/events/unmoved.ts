@@ -36,11 +36,11 @@ export function unmovedDemotions(p: { config: Config; decision: Decision; pace: 
     for (const b of decision.budgets.filter((x) => x.channelId === c.id)) {
       const { at, used } = samplesOf(p.pace[b.budget.key], b.window.start);
       let f = 0;
-      while (f < at.length && at[f] < since) f++;
+      while (f < at.length && b.window.start + at[f] < since) f++;
       const l = at.length - 1;
       if (l - f < 1) continue;
-      const first = { at: at[f], used: used[f] };
-      const last = { at: at[l], used: used[l] };
+      const first = { at: b.window.start + at[f], used: used[f] };
+      const last = { at: b.window.start + at[l], used: used[l] };
       const grew = last.used - first.used;
       if (last.at - first.at < MIN_SPAN_SEC || grew < MIN_SHARE * b.budget.freeTokens) continue;
       unmoved[key] = demoted.at;

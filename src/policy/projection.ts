@@ -43,18 +43,20 @@ export interface ProjectInput {
  */
 export function projectBudget(p: ProjectInput): Projection {
   // Plain loops over the track's arrays (oldest first): this runs for every budget every cycle, mostly before the
-  // JIT warms up. The points are the samples of the last BASE_SPAN_SEC, then (asOf, used).
+  // JIT warms up. Times count from the window's start, as the track's do. The points are the samples of the last
+  // BASE_SPAN_SEC, then (asOf, used).
   const { at, used } = samplesOf(p.track, p.windowStart);
+  const asOf = p.asOf - p.windowStart;
   let first = 0;
-  while (first < at.length && at[first] < p.asOf - BASE_SPAN_SEC) first++;
+  while (first < at.length && at[first] < asOf - BASE_SPAN_SEC) first++;
   let end = first;
-  while (end < at.length && at[end] < p.asOf) end++;
+  while (end < at.length && at[end] < asOf) end++;
   // A rate per span of at least MIN_SPAN_SEC between the points.
   const rates: number[] = [];
   if (end > first) {
     let from = first;
     for (let i = first + 1; i <= end; i++) {
-      const t = i < end ? at[i] : p.asOf;
+      const t = i < end ? at[i] : asOf;
       if (t - at[from] < MIN_SPAN_SEC) continue;
       rates.push(Math.max(0, (i < end ? used[i] : p.used) - used[from]) / (t - at[from]));
       if (i < end) from = i;
@@ -62,8 +64,8 @@ export function projectBudget(p: ProjectInput): Projection {
   }
   let latest = 0;
   for (let i = end - 1; i >= first; i--) {
-    if (p.asOf - at[i] < MIN_SPAN_SEC) continue;
-    latest = Math.max(0, p.used - used[i]) / (p.asOf - at[i]);
+    if (asOf - at[i] < MIN_SPAN_SEC) continue;
+    latest = Math.max(0, p.used - used[i]) / (asOf - at[i]);
     break;
   }
   const steady = median(rates);

@@ -62,7 +62,8 @@ const MIGRATIONS: Record<number, (s: Raw) => Raw> = {
     pace: s.pace ?? {},
     memory: typeof s.memory === 'object' && s.memory !== null ? { windows: {}, ...(s.memory as Raw) } : s.memory,
   }),
-  // 2 -> 3: each budget's pace samples ({at, used, windowStart} objects) become one track of parallel arrays.
+  // 2 -> 3: each budget's pace samples ({at, used, windowStart} objects) become one track of parallel arrays, its
+  // times counted from the window's start.
   2: (s) => ({ ...s, version: 3, pace: isRecord(s.pace) ? mapValues(s.pace, paceTrackOf) : s.pace }),
 };
 
@@ -84,9 +85,9 @@ function paceTrackOf(v: unknown): unknown {
   const windowStart = samples.length > 0 ? samples[samples.length - 1].windowStart : 0;
   const track = { windowStart, at: [] as number[], used: [] as number[] };
   for (const p of samples.filter((x) => x.windowStart === windowStart).sort((a, b) => a.at - b.at)) {
-    if (track.at.length > 0 && track.at[track.at.length - 1] === p.at) track.used[track.used.length - 1] = p.used;
+    if (track.at.length > 0 && track.at[track.at.length - 1] === p.at - windowStart) track.used[track.used.length - 1] = p.used;
     else {
-      track.at.push(p.at);
+      track.at.push(p.at - windowStart);
       track.used.push(p.used);
     }
   }

@@ -6,9 +6,10 @@ export interface Measured {
 }
 
 /**
- * One budget's recent use in its current window, oldest first: `at[i]` (unix seconds, strictly increasing) and
- * `used[i]` are one sample. Parallel arrays, because ~40 samples × thousands of budgets are read and written every
- * cycle: as one object per sample the pace was over half of the state file and of the garbage a cycle makes.
+ * One budget's recent use in its current window, oldest first: sample i was taken `at[i]` seconds after
+ * `windowStart` (strictly increasing), with `used[i]` tokens used by then. Parallel arrays of small numbers, because
+ * ~40 samples × thousands of budgets are read and written every cycle: as one object per sample, with unix times,
+ * the pace was 3 MB of a 3.2 MB state file.
  */
 export interface PaceTrack {
   windowStart: number;
@@ -19,7 +20,10 @@ export interface PaceTrack {
 /** Recent samples per budget key, kept in state so that `status` (another process) sees the same pace. */
 export type PaceLog = Record<string, PaceTrack>;
 
-/** The samples of `track` that belong to the window starting at `windowStart` (none when it is another window). */
+/**
+ * The samples of `track` that belong to the window starting at `windowStart` (none when it is another window);
+ * their `at` counts from `windowStart`.
+ */
 export function samplesOf(track: PaceTrack | undefined, windowStart: number): { at: number[]; used: number[] } {
   return track && track.windowStart === windowStart ? track : NONE;
 }
@@ -51,11 +55,11 @@ export function project(s: Measured, nowMs: number, track?: PaceTrack): Projecti
   const now = nowMs / 1000;
   const { at, used } = samplesOf(track, s.window.start);
   // The base is the oldest sample of the last hour that is old enough to trust, else the window's start.
+  const rel = now - s.window.start;
   let i = 0;
-  while (i < at.length && at[i] < now - PACE_SPAN_SEC) i++;
-  const trusted = i < at.length && at[i] <= now - PACE_MIN_SPAN_SEC;
-  const baseAt = trusted ? at[i] : s.window.start;
-  const perSec = Math.max(0, s.used - (trusted ? used[i] : 0)) / Math.max(1, now - baseAt);
+  while (i < at.length && at[i] < rel - PACE_SPAN_SEC) i++;
+  const trusted = i < at.length && at[i] <= rel - PACE_MIN_SPAN_SEC;
+  const perSec = Math.max(0, s.used - (trusted ? used[i] : 0)) / Math.max(1, rel - (trusted ? at[i] : 0));
   const left = s.budget.freeTokens - s.used;
   const runsOutAt = left <= 0 ? Math.floor(now) : perSec > 0 ? Math.round(now + left / perSec) : null;
   return {
@@ -71,10 +75,10 @@ export function project(s: Measured, nowMs: number, track?: PaceTrack): Projecti
  * DENSE_SEC are thinned to one per THIN_SEC. Pure.
  */
 export function recordPace(log: PaceLog, budgets: Measured[], nowMs: number): PaceLog {
-  const now = Math.floor(nowMs / 1000);
   const next: PaceLog = {};
   for (const b of budgets) {
     const windowStart = b.window.start;
+    const now = Math.floor(nowMs / 1000) - windowStart;
     const old = samplesOf(log[b.budget.key], windowStart);
     // Counted first, so that the arrays are made at their size: growing them by push reallocated both arrays of
     // thousands of budgets every cycle.

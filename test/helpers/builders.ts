@@ -64,7 +64,7 @@ export function aMemory(m: Partial<Memory> = {}): Memory {
 /** Unix seconds of a local ISO time in a zone, e.g. at('2026-11-24T02:20', 'Asia/Shanghai'). */
 export { DateTime } from 'luxon';
 
-/** A budget's pace track in the window starting at `windowStart`, from [at, used] samples (oldest first). */
+/** A budget's pace track in the window starting at `windowStart`, from [unix seconds, used] samples (oldest first). */
 export function aTrack(windowStart: number, samples: ReadonlyArray<readonly [number, number]>): PaceTrack {
-  return { windowStart, at: samples.map((s) => s[0]), used: samples.map((s) => s[1]) };
+  return { windowStart, at: samples.map((s) => s[0] - windowStart), used: samples.map((s) => s[1]) };
 }

@@ -44,10 +44,11 @@ describe('project', () => {
     ]);
     expect(project(d.budgets[0], now, track)).toEqual({ tokensPerHour: 200_000, runsOutAt: sec('2026-11-24T14:50'), beforeWindowEnds: true });
     const log = recordPace({ [d.budgets[0].budget.key]: track }, d.budgets, now);
-    expect(log[d.budgets[0].budget.key].at).toEqual([sec('2026-11-24T11:20'), sec('2026-11-24T12:15'), sec('2026-11-24T12:20')]);
+    // Times count from the window's start (02:20).
+    expect(log[d.budgets[0].budget.key]).toEqual({ windowStart: sec('2026-11-24T02:20'), at: [9 * 3600, 9 * 3600 + 3300, 10 * 3600], used: [300_000, 490_000, 500_000] });
     // A track of another window (the previous day's) is not this window's pace: the window average is used.
     expect(project(d.budgets[0], now, { ...track, windowStart: sec('2026-11-23T02:20') }).tokensPerHour).toBe(50_000);
-    expect(recordPace({ [d.budgets[0].budget.key]: { ...track, windowStart: sec('2026-11-23T02:20') } }, d.budgets, now)[d.budgets[0].budget.key].at).toEqual([sec('2026-11-24T12:20')]);
+    expect(recordPace({ [d.budgets[0].budget.key]: { ...track, windowStart: sec('2026-11-23T02:20') } }, d.budgets, now)[d.budgets[0].budget.key].at).toEqual([10 * 3600]);
   });
 
   it('keeps every sample of the last 15 minutes, one per 5 minutes before that, and one per second', () => {
@@ -60,8 +61,8 @@ describe('project', () => {
     const track = aTrack(windowStart, [...Array.from({ length: 120 }, (_, i) => [now / 1000 - 3600 + 30 * i, 1_000 * i] as const), [now / 1000, 999]]);
     const next = recordPace({ [key]: track }, d.budgets, now)[key];
     // Ages: 3600 .. 900 every 300 s (10), every 30 s from 870 s to 30 s (29), then this cycle's sample.
-    expect(next.at.map((at) => now / 1000 - at)).toEqual([...Array.from({ length: 10 }, (_, i) => 3600 - 300 * i), ...Array.from({ length: 29 }, (_, i) => 870 - 30 * i), 0]);
-    expect([next.windowStart, next.at.at(-1), next.used.at(-1), next.used.length]).toEqual([windowStart, now / 1000, 500_000, 40]);
+    expect(next.at.map((at) => now / 1000 - windowStart - at)).toEqual([...Array.from({ length: 10 }, (_, i) => 3600 - 300 * i), ...Array.from({ length: 29 }, (_, i) => 870 - 30 * i), 0]);
+    expect([next.windowStart, next.at.at(-1), next.used.at(-1), next.used.length]).toEqual([windowStart, now / 1000 - windowStart, 500_000, 40]);
   });
 });
 

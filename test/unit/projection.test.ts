@@ -42,7 +42,7 @@ describe('projectBudget', () => {
 
   it('bursty: a burst in the last 30 s brings the demotion forward (latest rate beats the steady median)', () => {
     const track = steady(1000, 1_740_000, NOW - 40);
-    track.at.push(NOW - 40);
+    track.at.push(NOW - 40 - W); // times count from the window start
     track.used.push(1_740_000);
     const p = projectBudget(base({ track, used: 1_830_000 })); // +90,000 in 30 s: 3,000 tokens/s
     expect(p.steady).toBeCloseTo(1000, 6);

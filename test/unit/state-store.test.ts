@@ -74,7 +74,7 @@ describe('state store: load never trusts a bad file', () => {
     expect(lines.find((l) => l.msg === 'state file migrated')).toMatchObject({ from: 1, to: STATE_VERSION });
   });
 
-  it('migrates a version-2 pace (a sample object each) to one track per budget: its newest window, in time order', async () => {
+  it('migrates a version-2 pace (a sample object each) to one track per budget: its newest window, in time order, from its start', async () => {
     const d = await dir();
     const [w0, w1] = [1_763_834_400, 1_763_920_800];
     const pace = {
@@ -84,7 +84,7 @@ describe('state store: load never trusts a bad file', () => {
     await writeFile(join(d, 'state.json'), JSON.stringify({ ...good, version: 2, pace }));
     const { log, lines } = capture();
     const loaded = await openStateStore(d, stateCodec, log).load();
-    expect(loaded).toEqual({ ...good, pace: { a: { windowStart: w1, at: [w1 + 30, w1 + 60], used: [5, 12] }, b: { windowStart: 0, at: [], used: [] } } });
+    expect(loaded).toEqual({ ...good, pace: { a: { windowStart: w1, at: [30, 60], used: [5, 12] }, b: { windowStart: 0, at: [], used: [] } } });
     expect(lines.find((l) => l.msg === 'state file migrated')).toMatchObject({ from: 2, to: 3 });
   });
 
