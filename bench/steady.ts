@@ -8,7 +8,7 @@ import { demoChannels } from '../src/cli/commands/demo.js';
 import type { Flavor } from '../src/oneapi/types.js';
 import { startSimulator } from '../src/sim/simulator.js';
 import { shippedConfig } from './backfill.js';
-import { cliEnv, configDir, failure, loadCommand, median, runCli, tempDir, usageMismatch, type CliRun } from './harness.js';
+import { cliEnv, configDir, failure, loadCommand, median, runCli, tempDir, usageMismatch } from './harness.js';
 import { num, say, type Outcome, type Row } from './table.js';
 import { DEMO_MODELS, manyBudgets, SimClock, spread, windowStart } from './worlds.js';
 
@@ -86,18 +86,6 @@ export async function manyBudgetsCpu(channels = 500, flavor: Flavor = 'one-api')
   try {
     const warm = await runCli(['once'], env);
     if (warm.code !== 0) return { rows: [{ measure, figure: `warm-up failed (${failure(warm)})`, goal: '≤ 200 ms', pass: false }], cliFailures: [`warm-up once, many budgets: ${failure(warm)}`] };
-    // A quiet once: 20 new rows, the clock `step` seconds on.
-    const quiet = async (step: number) => {
-      const t0 = clock.sec;
-      for (let i = 0; i < 20; i++) {
-        sim.addLog({ created_at: t0 + 1 + i, channel: ids[(i * 37) % channels], model_name: world.models[i % 4], prompt_tokens: 100, completion_tokens: 50 });
-      }
-      clock.ms = (t0 + step) * 1000;
-      const before = sim.requests.length;
-      const run = await runCli(['once'], env);
-      return { run, requests: sim.requests.length - before };
-    };
-    const failed = (run: CliRun): Outcome => ({ rows: [{ measure, figure: `once failed (${failure(run)})`, goal: '≤ 200 ms', pass: false }], cliFailures: [`quiet once, many budgets: ${failure(run)}`] });
     // The pace a `once` from cron every minute keeps (see seedPace), which every cycle reads, checks and writes.
     seedPace(env, Date.now() / 1000);
     // Rounds interleave a quiet once with a bare load of its code, so a slow spell of this machine weighs on both.
@@ -105,10 +93,16 @@ export async function manyBudgetsCpu(channels = 500, flavor: Flavor = 'one-api')
     const base: number[] = [];
     let requests = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const q = await quiet(STEP_SEC);
-      const run = q.run;
-      requests = q.requests;
-      if (run.code !== 0 || run.cpuMs === undefined) return failed(run);
+      const t0 = clock.sec;
+      for (let i = 0; i < 20; i++) {
+        sim.addLog({ created_at: t0 + 1 + i, channel: ids[(i * 37) % channels], model_name: world.models[i % 4], prompt_tokens: 100, completion_tokens: 50 });
+      }
+      clock.ms = (t0 + STEP_SEC) * 1000;
+      const before = sim.requests.length;
+      const run = await runCli(['once'], env);
+      requests = sim.requests.length - before;
+      if (run.code !== 0 || run.cpuMs === undefined)
+        return { rows: [{ measure, figure: `once failed (${failure(run)})`, goal: '≤ 200 ms', pass: false }], cliFailures: [`quiet once, many budgets: ${failure(run)}`] };
       once.push(run.cpuMs);
       const load = await loadCommand('once', env);
       if (load.code !== 0 || load.cpuMs === undefined)
