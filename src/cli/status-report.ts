@@ -29,7 +29,7 @@ export function statusReport(
   const channels = 'error' in live ? [] : live.channels;
   // Without OneAPI, budgets are matched to channels by the names the last cycle saw, so usage is still told.
   const remembered = rememberedChannels(state);
-  const resolution: Resolution = oneapiError ? { ids: resolveRefs(config, remembered).ids, problems: [] } : resolveRefs(config, channels);
+  const resolution: Resolution = oneapiError ? { ids: resolveRefs(config, remembered, state.memory.refs).ids, problems: [] } : resolveRefs(config, channels, state.memory.refs);
   const usable = state.usage.signature === layoutSignature(layoutFor(config));
   // With the pace the daemon keeps, DESIRED shows a projected demotion as the daemon would make it.
   const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory, pace: state.pace, usageAsOf: usable ? state.usage.watermark : null });
@@ -81,7 +81,11 @@ export function statusReport(
     nextReset: nextOccurrence(config.reset.at, config.reset.timezone, nowMs),
     flavor,
     modelField: MODEL_SOURCE[flavor],
-    problems: resolution.problems.map(formatRefProblem),
+    problems: [
+      ...resolution.problems.map((p) => `${formatRefProblem(p)}: not enforced`),
+      ...decision.stranded.map((c) => `channel ${c.id} ${c.name} is at demoted (${c.priority}) and nothing restores it: "${c.ref}" named it before and no longer resolves to it`),
+      ...(resolution.notes ?? []).map(formatRefProblem),
+    ],
     budgets,
     channels: channelRows,
   };
@@ -90,7 +94,7 @@ export function statusReport(
 export type StatusReport = ReturnType<typeof statusReport>;
 
 /** The report as a table for people. */
-export function renderStatus(r: StatusReport, config: Config): string {
+export function renderStatus(r: StatusReport, config: Config, color = false): string {
   const tz = config.timezone;
   const rows = r.budgets.map((b) => [
     `${b.name}${typeof b.channel === 'number' ? ` (#${b.channel})` : ''}`,
@@ -100,7 +104,7 @@ export function renderStatus(r: StatusReport, config: Config): string {
     num(b.budgetTokens),
     b.percent.toFixed(1),
     num(b.requests),
-    b.state,
+    b.state === 'unresolved' ? 'UNRESOLVED' : b.state,
     runsOut(b, tz),
     b.observedPriority === null ? '?' : String(b.observedPriority),
     b.desiredPriority === null ? '?' : String(b.desiredPriority),
@@ -113,6 +117,8 @@ export function renderStatus(r: StatusReport, config: Config): string {
     String(c.desiredPriority),
     c.autoDisabled ? 'AUTO-DISABLED by OneAPI' : c.status === 1 ? 'enabled' : c.status === 2 ? 'disabled by hand' : `status ${c.status}`,
   ]);
+  // Not enforced is the one thing that must stand out: red on a terminal, capitals everywhere.
+  const red = (line: string) => (color && /\bUNRESOLVED\b|^problem:/.test(line) ? `\x1b[31m${line}\x1b[0m` : line);
   return [
     table(['BUDGET', 'MODEL', 'WINDOW', 'USED', 'FREE', '%', 'REQUESTS', 'STATE', 'RUNS OUT', 'PRIO', 'DESIRED'], rows),
     '',
@@ -125,7 +131,11 @@ export function renderStatus(r: StatusReport, config: Config): string {
     ...(r.budgets.some((b) => b.model) ? [`models:      per-model budgets matched on ${r.modelField} (${r.flavor} logs)`] : []),
     `state:       ${stateLine(r.stateFile)}`,
     ...r.problems.map((p) => `problem:     ${p}`),
-  ].join('\n');
+  ]
+    .join('\n')
+    .split('\n')
+    .map(red)
+    .join('\n');
 }
 
 /** The state file read, or where none was found and where the systemd service keeps its own. */

@@ -1,12 +1,12 @@
-import type { Budget, Config } from '../config/types.js';
+import type { Budget, ChannelRef, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import type { PaceLog } from '../usage/burn.js';
-import type { Memory } from './memory.js';
+import type { Memory, PendingWrite } from './memory.js';
 import { lookAt, projectBudget, MIN_CHECK_SEC, type Projection } from './projection.js';
 import { DateTime } from 'luxon';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
 import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
-import type { Resolution } from './resolve.js';
+import { rememberRefs, type Resolution } from './resolve.js';
 import { num } from '../platform/format.js';
 
 export type BudgetState = 'ok' | 'warning' | 'exhausted' | 'unresolved';
@@ -34,6 +34,17 @@ export interface ChannelPlan {
   desired: number;
   /** Why desired differs from observed; null when nothing is to be done. */
   reason: string | null;
+  /** Why a write the rules would otherwise make is held back (the reset keeping a channel demoted). */
+  hold?: string;
+}
+
+/** A channel quota-pilot followed under a config name that no longer resolves, found at `demoted`. */
+export interface Stranded {
+  id: number;
+  name: string;
+  priority: number;
+  ref: ChannelRef;
+  budgets: string[];
 }
 
 /** Whether this cycle is the nightly reset. */
@@ -52,6 +63,8 @@ export interface Decision {
   nextCheckAt: number | null;
   /** Memory to keep if the plan is carried out. */
   memory: Memory;
+  /** Channels left at `demoted` by a reference that stopped resolving (reported every cycle). */
+  stranded: Stranded[];
 }
 
 export interface DecideInput {
@@ -107,21 +120,32 @@ function resetMode(input: DecideInput): ResetMode {
  * The whole policy, pure: from config, observed channels and usage, the priority each managed channel should have
  * and why. The rules, first match wins (the README has them as a table):
  * 1. a budget is exhausted (use >= demote_at): `demoted` (again, if raised by hand; left alone if set lower);
- * 2. the nightly reset (scheduled or forced): the default priority;
+ * 2. the nightly reset (scheduled or forced): the default priority, except (scheduled) a channel quota-pilot demoted
+ *    in a budget window that has not renewed;
  * 3. the channel is at `demoted` and its quota is available again: the default, whether or not the state remembers
  *    demoting it, when its window renewed (since the last cycle, or since quota-pilot demoted it) or when there is
  *    no memory at all (state lost);
  * 4. anything else, including a manual priority other than `demoted`: left alone.
+ * A restore (2, 3) is recorded in the memory before its write and redone, alone, until OneAPI shows it; a person
+ * changing the channel meanwhile cancels it.
  */
 export function decide(input: DecideInput): Decision {
   const { config, resolution, channels, nowMs } = input;
   const nowSec = Math.floor(nowMs / 1000);
   const budgets = measureBudgets(input);
   const reset = resetMode(input);
+  const resetting = reset === 'due' || reset === 'forced';
   // Shallow copies: the maps' keys are set and deleted below, their values are replaced, never changed.
-  const memory: Memory = { ...input.memory, warned: { ...input.memory.warned }, demoted: { ...input.memory.demoted }, windows: {} };
+  const memory: Memory = {
+    ...input.memory,
+    warned: { ...input.memory.warned },
+    demoted: { ...input.memory.demoted },
+    windows: {},
+    pending: {},
+    refs: rememberRefs(resolution, input.memory.refs),
+  };
   if (reset === 'first-run') memory.lastResetAt = lastOccurrence(config.reset.at, config.reset.timezone, nowMs);
-  if (reset === 'due' || reset === 'forced') memory.lastResetAt = nowSec;
+  if (resetting) memory.lastResetAt = nowSec;
 
   const defaults = new Map<number, number>();
   for (const d of config.defaults) {
@@ -143,6 +167,14 @@ export function decide(input: DecideInput): Decision {
     const plan: ChannelPlan = { id: ch.id, name: ch.name, status: ch.status, observed: ch.priority, default: def, desired: ch.priority, reason: null };
     const key = String(ch.id);
     const remembered = memory.demoted[key];
+    const pend = input.memory.pending[key];
+    // A restore of an earlier cycle still to finish: redone alone while OneAPI shows what it showed when planned.
+    const retry = pend !== undefined && ch.priority === pend.from && ch.priority !== pend.to ? pend : undefined;
+    const restore = (to: number, cause: PendingWrite['cause'], why: string) => {
+      plan.desired = to;
+      plan.reason = why;
+      memory.pending[key] = { to, from: ch.priority, cause, at: nowSec, reason: why, tries: 0 };
+    };
     if (exhausted.length > 0 || due.length > 0) {
       const why = exhausted.length > 0 ? `budget exhausted: ${usageSummary(exhausted[0])}` : projectedReason(due[0], config);
       if (ch.priority > config.demoted) {
@@ -150,17 +182,23 @@ export function decide(input: DecideInput): Decision {
         plan.reason = why;
       }
       if (plan.desired === config.demoted) memory.demoted[key] = remembered ?? { at: nowSec, reason: why };
-    } else if (def !== null && (reset === 'due' || reset === 'forced')) {
-      if (ch.priority !== def) {
-        plan.desired = def;
-        plan.reason = `${reset === 'due' ? 'nightly reset' : 'reset'}: default priority restored` + renewedNote(mine);
+    } else if (def !== null && resetting && ch.priority !== def) {
+      const held = reset === 'due' && ch.priority === config.demoted ? heldAtReset(mine, remembered) : null;
+      if (held) plan.hold = `nightly reset: kept at demoted, ${held}`;
+      else {
+        restore(def, 'reset', `${reset === 'due' ? 'nightly reset' : 'reset'}: default priority restored` + renewedNote(mine));
+        delete memory.demoted[key];
       }
+    } else if (def !== null && resetting) {
       delete memory.demoted[key];
+    } else if (retry) {
+      plan.desired = retry.to;
+      plan.reason = `${retry.reason} (again: ${retry.tries} earlier write${retry.tries === 1 ? '' : 's'} not shown by OneAPI)`;
+      memory.pending[key] = retry;
     } else if (def !== null && ch.priority === config.demoted && ch.priority !== def && mine.length > 0) {
       const why = restoreCause(mine, input.memory, remembered, reset);
       if (why) {
-        plan.desired = def;
-        plan.reason = `free quota renewed${renewedNote(mine, ': ')} (${why})`;
+        restore(def, 'renewed', `free quota renewed${renewedNote(mine, ': ')} (${why})`);
         delete memory.demoted[key];
       }
     } else if (remembered) {
@@ -180,7 +218,35 @@ export function decide(input: DecideInput): Decision {
     warnings.push(b);
   }
   for (const b of budgets) memory.windows[b.budget.key] = b.window.start;
-  return { budgets, channels: plans, warnings, reset, memory, nextCheckAt: nextCheck(budgets, plans, config, nowMs) };
+  const stranded = strandedChannels(config, resolution, channels, memory.refs);
+  return { budgets, channels: plans, warnings, reset, memory, stranded, nextCheckAt: nextCheck(budgets, plans, config, nowMs) };
+}
+
+/**
+ * Why the scheduled reset leaves a channel at `demoted`; null to restore it. A budget that quota-pilot demoted in
+ * its current window (exhausted, or projected to run out) is not renewed by the clock striking 02:20: only its own
+ * window's renewal (rule 3) brings it back. Without that memory (lost state, a demotion by hand) the reset restores.
+ */
+function heldAtReset(mine: BudgetStatus[], remembered: Memory['demoted'][string] | undefined): string | null {
+  if (!remembered) return null;
+  const b = mine.find((x) => x.window.start <= remembered.at && remembered.at < x.window.end);
+  return b ? `${b.budget.key} was demoted in its current ${b.budget.window} window, which has not renewed (${usageSummary(b)})` : null;
+}
+
+/**
+ * Channels a config name resolved to before, which it no longer resolves to (renamed, or its name now repeated),
+ * found at `demoted`: nobody restores them until the config names them again.
+ */
+function strandedChannels(config: Config, resolution: Resolution, channels: Channel[], refs: Record<string, number>): Stranded[] {
+  const byId = new Map(channels.map((c) => [c.id, c]));
+  const out: Stranded[] = [];
+  for (const p of resolution.problems) {
+    const id = typeof p.ref === 'string' ? refs[p.ref] : undefined;
+    const ch = id === undefined ? undefined : byId.get(id);
+    if (!ch || ch.priority !== config.demoted || [...resolution.ids.values()].includes(ch.id)) continue;
+    out.push({ id: ch.id, name: ch.name, priority: ch.priority, ref: p.ref, budgets: config.budgets.filter((b) => b.channel === p.ref).map((b) => b.key) });
+  }
+  return out;
 }
 
 /**

@@ -21,6 +21,12 @@ export async function onceCommand(opts: GlobalOptions & { dryRun?: boolean; lock
   process.stdout.write(cycleSummary(forceReset ? 'reset' : 'once', result, !!opts.dryRun) + '\n');
   for (const e of result.events) notifier.send(e);
   await notifier.flush(10_000);
+  // The cycle enforced everything else, but a budget whose channel does not resolve is not enforced: not a success.
+  const unresolved = result.decision?.budgets.filter((b) => b.state === 'unresolved') ?? [];
+  if (result.ok && unresolved.length > 0) {
+    process.stderr.write(`error: ${unresolved.length} budget${unresolved.length === 1 ? ' is' : 's are'} not enforced, their channel does not resolve in OneAPI: ${unresolved.map((b) => b.budget.key).join(', ')}\n`);
+    return 78;
+  }
   if (result.ok) return 0;
   if (result.error instanceof StateSaveError) throw result.error;
   if (result.error instanceof OneApiError) {

@@ -21,6 +21,6 @@ export async function statusCommand(opts: GlobalOptions & { json?: boolean }): P
     live = { error: (err as Error).message };
   }
   const report = statusReport(config, state, live, systemClock.now(), connection.flavor, stateFile);
-  process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderStatus(report, config)) + '\n');
+  process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderStatus(report, config, !!process.stdout.isTTY && !process.env.NO_COLOR)) + '\n');
   return report.oneapi.reachable ? 0 : 1;
 }
