@@ -26,6 +26,7 @@ export function cycleSummary(name: string, r: CycleResult, dryRun: boolean): str
     return out.join('\n');
   }
   for (const p of r.problems) out.push(`problem: ${p.source.file}:${p.source.line} ${p.message}`);
+  for (const n of r.notes) out.push(`warning: ${n.source.file}:${n.source.line} ${n.message}`);
   for (const c of r.decision.stranded) out.push(`problem: channel ${c.id} ${c.name} is at demoted (${c.priority}) and nothing restores it: "${c.ref}" no longer resolves to it`);
   for (const c of r.decision.channels) if (c.hold) out.push(`  channel ${c.id} ${c.name}: ${c.hold}`);
   for (const w of r.decision.warnings) out.push(`warning: ${w.budget.key} reached ${(w.ratio * 100).toFixed(1)}% of its free tokens`);

@@ -36,7 +36,8 @@ export function resolveRefs(config: Config, channels: Channel[], remembered: Rec
     }
   }
   const seen = new Set<ChannelRef>();
-  for (const { channel: ref, source } of [...config.defaults, ...config.budgets]) {
+  // Budgets first: a name that does not resolve is reported where its budget is, the thing it leaves unenforced.
+  for (const { channel: ref, source } of [...config.budgets, ...config.defaults]) {
     if (seen.has(ref)) continue;
     seen.add(ref);
     const matches = (byRef.get(ref) ?? []).filter((c) => (typeof ref === 'number' ? c.id === ref : c.name === ref));

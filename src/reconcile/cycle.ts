@@ -43,6 +43,8 @@ export interface CycleResult {
   error?: Error;
   decision?: Decision;
   problems: RefProblem[];
+  /** References resolved with a caveat (a repeated name kept on its remembered channel). */
+  notes: RefProblem[];
   changes: Change[];
   applied: Change[];
   failed: ApplyResult['failed'];
@@ -93,7 +95,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
   const state = await store.load();
   restoreCalendar(state.calendar);
   const memory = opts.memory ?? state.memory;
-  const result: CycleResult = { ok: false, problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, throttledMs: 0, durationMs: 0, memory, events: [] };
+  const result: CycleResult = { ok: false, problems: [], notes: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, throttledMs: 0, durationMs: 0, memory, events: [] };
   try {
     const channels = await client.listChannels();
     state.channelNames = {};
@@ -111,6 +113,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     const plan = makePlan({ config, channels, resolution, buckets: read.usage.buckets, pace: state.pace, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
     const { decision } = plan;
     result.problems = plan.problems;
+    result.notes = resolution.notes ?? [];
     result.decision = decision;
     // Samples are stamped with the instant their use is counted to, so rates are not skewed by the read lag.
     state.pace = recordPace(state.pace, decision.budgets, (read.usage.watermark ?? opts.nowMs / 1000) * 1000);

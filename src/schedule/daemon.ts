@@ -163,9 +163,10 @@ export class Daemon {
     this.last.lastCycle = { at: clock.now(), ok: result.ok, error: result.error?.message };
     if (result.ok) this.last.lastSuccessAt = clock.now();
     if (this.deps.dryRun) this.dryRunMemory = result.memory;
-    const problems = result.problems.map(formatRefProblem).join('\n');
+    const problems = [...result.problems, ...result.notes].map(formatRefProblem).join('\n');
     if (problems !== this.problems) {
       for (const p of result.problems) log.error({ channel: p.ref, problem: formatRefProblem(p) }, 'channel reference problem');
+      for (const p of result.notes) log.warn({ channel: p.ref, problem: formatRefProblem(p) }, 'channel reference kept on its remembered id');
       this.problems = problems;
     }
     if (this.stopped && (result.error as { kind?: string } | undefined)?.kind === 'cancelled') {
