@@ -58,7 +58,7 @@ describe('quota-pilot once (one-api simulator, real CLI)', () => {
     expect(w.sim.writes()).toEqual([]);
     const r = await runCli(['reset'], w.env);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('nightly reset: defaults restored except for exhausted channels');
+    expect(r.stdout).toContain('reset: defaults restored except for exhausted channels');
     expect(w.priorities()).toEqual({ 'volc-deepseek': 10, 'volc-doubao-seed-code': 100, 'volc-glm': 100, 'volc-kimi': 100, 'paid-deepseek': 50, 'team-openai': 7 });
     expect(events(r.stderr).find((e) => e.msg === 'nightly reset done')).toMatchObject({ restored: expect.arrayContaining([3, 5]), stillDemoted: [1] });
   });
