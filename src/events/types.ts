@@ -9,7 +9,8 @@ export type EventKind =
   | 'oneapi-recovered' // OneAPI answers again after an outage that was alerted
   | 'auth-rejected' // OneAPI refused the access token
   | 'channel-auto-disabled' // OneAPI auto-disabled (status 3) a managed channel
-  | 'demotion-unmoved'; // a demoted channel kept receiving traffic well past routing_delay
+  | 'demotion-unmoved' // a demoted channel kept receiving traffic well past routing_delay
+  | 'state-locked'; // the daemon has waited longer than its poll interval for the state lock (once per episode)
 
 export type Severity = 'info' | 'warning' | 'critical';
 
