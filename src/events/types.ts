@@ -10,7 +10,8 @@ export type EventKind =
   | 'auth-rejected' // OneAPI refused the access token
   | 'channel-auto-disabled' // OneAPI auto-disabled (status 3) a managed channel
   | 'demotion-unmoved' // a demoted channel kept receiving traffic well past routing_delay
-  | 'budget-unresolved'; // a channel the config names is not (exactly once) in OneAPI: its budgets are not enforced
+  | 'budget-unresolved' // a channel the config names is not (exactly once) in OneAPI: its budgets are not enforced
+  | 'state-locked'; // the daemon has waited longer than its poll interval for the state lock (once per episode)
 
 export type Severity = 'info' | 'warning' | 'critical';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import type { Logger } from 'pino';
 import { writeFileDurable } from './durable.js';
-import { acquireStateLock } from './lock.js';
+import { acquireStateLock, type LockWait } from './lock.js';
 
 /**
  * How one state shape is read and written. The store knows files, versions and locks, not what the state means:
@@ -27,8 +27,11 @@ export interface StateStore<T> {
   load(): Promise<T>;
   /** Writes the state atomically and durably; throws when it cannot (the caller must then not act on it). */
   save(state: T): Promise<void>;
-  /** Takes the one-writer lock of the state dir, waiting up to `waitMs`; resolves with its release. */
-  lock(command: string, waitMs: number): Promise<() => Promise<void>>;
+  /**
+   * Takes the one-writer lock of the state dir, waiting up to `waitMs` (or until `wait.signal` cancels it);
+   * resolves with its release. A stale lock is broken and logged to the store's logger.
+   */
+  lock(command: string, waitMs: number, wait?: LockWait): Promise<() => Promise<void>>;
 }
 
 /** A store at `<dir>/state.json`. A file that does not parse or fit the codec is moved aside and logged, never fatal. */
@@ -78,9 +81,9 @@ export function openStateStore<T>(dir: string, codec: StateCodec<T>, logger?: Lo
     async save(state) {
       await new Low<T>(file, state).write();
     },
-    async lock(command, waitMs) {
+    async lock(command, waitMs, wait) {
       await mkdir(dir, { recursive: true });
-      return acquireStateLock(dir, command, waitMs);
+      return acquireStateLock(dir, command, waitMs, { log: logger, ...wait });
     },
   };
 }
