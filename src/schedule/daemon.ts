@@ -43,6 +43,8 @@ export interface DaemonHealth {
   lastSuccessAt: number | null;
   /** Set while the daemon has waited longer than its poll interval for the state lock. */
   stateLock: LockBlocked | null;
+  /** Budgets not enforced at the last cycle that read the channels: their channel name does not resolve. */
+  unresolved: string[];
 }
 
 /** Back-off after consecutive failed cycles: 5 s, 10 s, 20 s … up to 5 minutes. */
@@ -79,7 +81,7 @@ export class Daemon {
   private lockEpisode: LockEpisode;
   // Cancels a wait for the state lock on stop (another process may hold it for minutes).
   private abort = new AbortController();
-  private last: Omit<DaemonHealth, 'stateLock'> = { lastCycle: null, consecutiveFailures: 0, lastSuccessAt: null };
+  private last: Omit<DaemonHealth, 'stateLock'> = { lastCycle: null, consecutiveFailures: 0, lastSuccessAt: null, unresolved: [] };
 
   constructor(private deps: DaemonDeps) {
     this.outage = new OutageTracker(deps.unreachableMinutes ?? 5);
@@ -178,6 +180,8 @@ export class Daemon {
     this.nextCheckAt = result.decision?.nextCheckAt ?? null;
     this.last.lastCycle = { at: clock.now(), ok: result.ok, error: result.error?.message };
     if (result.ok) this.last.lastSuccessAt = clock.now();
+    // Kept from the last cycle that read the channels: an outage says nothing new about names.
+    if (result.decision) this.last.unresolved = result.decision.budgets.filter((b) => b.state === 'unresolved').map((b) => b.budget.key);
     if (this.deps.dryRun) this.dryRunMemory = result.memory;
     const problems = [...result.problems, ...result.notes].map(formatRefProblem).join('\n');
     if (problems !== this.problems) {

@@ -169,4 +169,19 @@ describe('channel names that stop resolving', () => {
     expect(status.stdout).toContain('channels.yaml:');
     expect(status.stdout).toContain('OneAPI has no channel named "volc-deepseek": not enforced');
   }, 60_000);
+
+  it('run with a misspelled channel name keeps enforcing the rest, and /healthz says degraded, naming the budget', async () => {
+    const channels = `channels:\n  - channel: volc-dpseek\n    free_tokens: 1000\n  - channel: volc-glm\n    model: GLM-4-7-251222\n    free_tokens: 1000\n`;
+    const priorities = `reset:\n  at: "02:20"\n  timezone: ${TZ}\ndefaults:\n  volc-dpseek: 100\n  volc-glm: 100\ndemoted: 10\n`;
+    w = await world({ channels, priorities, logs: logs(3, 'GLM-4-7-251222', 5, 1000) });
+    const daemon = t.start(['run', '--interval', '600', '--listen', '127.0.0.1:0'], w.env);
+    await waitFor(() => events(daemon.out()).some((e) => e.msg === 'cycle done') || daemon.exitCode !== null, 15_000, 'the first cycle');
+    expect([daemon.exitCode, daemon.err()]).toEqual([null, '']);
+    expect(channel(w, 3).priority).toBe(10);
+    const base = String(events(daemon.out()).find((e) => e.msg === 'quota-pilot started')!.listen);
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'degraded', unresolved: ['volc-dpseek'] });
+    expect(events(daemon.out()).find((e) => e.msg === 'channel reference problem')).toMatchObject({ channel: 'volc-dpseek' });
+  }, 30_000);
 });

@@ -23,9 +23,15 @@ describe('health', () => {
     ['while waiting longer than the interval for the state lock', { ...at(0), stateLock: { holder: null, waitingSince: NOW - 90_000 } }, false, 'locked'],
     ['locked rather than failing: the lock is why cycles fail', { ...at(3), stateLock: { holder: null, waitingSince: NOW - 90_000 } }, false, 'locked'],
     ['no lock wait reported', { ...at(0), stateLock: null }, true, 'ok'],
+    ['cycles succeed but a budget is not enforced (its channel does not resolve)', { ...at(0), unresolved: ['volc-deepseek'] }, false, 'degraded'],
+    ['failing rather than degraded', { ...at(3), unresolved: ['volc-deepseek'] }, false, 'failing'],
   ])('%s', (_, input, ok, status) => {
     const h = healthOf(input);
     expect([h.ok, h.body.status]).toEqual([ok, status]);
+  });
+  it('names the budgets it does not enforce', () => {
+    expect(healthOf({ ...at(0), unresolved: ['volc-deepseek/DeepSeek-V3-2-251201'] }).body.unresolved).toEqual(['volc-deepseek/DeepSeek-V3-2-251201']);
+    expect(healthOf(at(0)).body).not.toHaveProperty('unresolved');
   });
   it('says when it last succeeded and why it failed', () => {
     expect(healthOf(at(3)).body).toMatchObject({
