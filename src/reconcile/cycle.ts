@@ -125,7 +125,8 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
 
     if (opts.dryRun) {
       for (const c of result.changes) log.info({ channel: c.id, name: c.name, from: c.from, to: c.to, reason: c.reason, dryRun: true }, 'priority change planned');
-      result.memory = decision.memory;
+      // A dry run writes nothing, so it has no restore in flight: each is planned (and logged) once, not every cycle.
+      result.memory = { ...decision.memory, pending: {} };
       result.ok = true;
     } else {
       // Save before writing (write-ahead): the restores about to be written are recorded as pending, so a crash
