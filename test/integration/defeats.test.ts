@@ -53,6 +53,8 @@ describe('validate and run give the same verdict on the config against OneAPI', 
     await waitFor(() => child.exitCode !== null || w!.priorities()['volc-deepseek'] === 10, 15_000, 'the demotion');
     expect(child.exitCode).toBeNull();
     expect(w.priorities()).toMatchObject({ 'volc-deepseek': 10, 'paid-deepseek': 50, 'last-resort': 5 });
+    await waitFor(() => events(child.out()).some((e) => e.msg === 'cycle done'), 5000, 'the first cycle');
+    expect(events(child.out()).filter((e) => e.msg === 'channel reference problem')).toEqual([]); // nor a problem each cycle
     child.kill('SIGTERM');
     expect((await done).code).toBe(0);
   });
