@@ -165,11 +165,13 @@ export function parseTexts(
   );
   if (issues.some((i) => i.severity === 'error') || !timezone || !reset?.at) return { issues };
   const config: Config = {
+    flavor: d.flavor,
     timezone,
     budgets: d.budgets!.map((b) => toBudget(b, reset.at!)),
     reset: { at: reset.at, timezone: reset.timezone ?? timezone },
     defaults: d.defaults!,
     demoted: d.demoted!.value,
+    demotedSource: d.demoted!.at,
     routingDelaySec: d.routingDelay ?? DEFAULT_ROUTING_DELAY[d.flavor],
     ...(d.usageSource && { usageSource: d.usageSource }),
   };

@@ -17,11 +17,13 @@ export function aDefault(channel: string | number, priority: number): DefaultPri
 
 export function aConfig(c: Partial<Config> = {}): Config {
   return {
+    flavor: 'one-api',
     timezone: 'Asia/Shanghai',
     budgets: [aBudget()],
     reset: { at: '02:20', timezone: 'Asia/Shanghai' },
     defaults: [aDefault('volc-deepseek', 100), aDefault('paid-deepseek', 50)],
     demoted: 10,
+    demotedSource: { file: 'priorities.yaml', line: 35, col: 10 },
     routingDelaySec: 0,
     ...c,
   };

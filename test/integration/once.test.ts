@@ -82,14 +82,14 @@ describe('quota-pilot once (one-api simulator, real CLI)', () => {
     expect((await runCli(['once'], w.env)).code).toBe(0);
     const state = JSON.parse(await readFile(join(w.state, 'state.json'), 'utf8'));
     expect(JSON.stringify(state)).not.toContain('prompt_tokens');
-    const watermark = state.usage.watermark as number;
-    w.sim.requests.length = 0;
+    expect(state.usage.watermark).toEqual(expect.any(Number));
     w.sim.addLogs(logs(1, DEEPSEEK, 5, 10_000, 20)); // new traffic, some of it written late (before the watermark)
     await new Promise((r) => setTimeout(r, 1100)); // the next cycle comes at least a second later
-    expect((await runCli(['once'], w.env)).code).toBe(0);
-    const logReads = w.sim.requests.filter((r) => r.path.startsWith('/api/log'));
-    const starts = logReads.map((r) => Number(r.query.start_timestamp)).filter((s) => s > 0);
-    for (const s of starts) expect(s).toBeGreaterThanOrEqual(watermark - 300);
+    const second = await runCli(['once'], w.env);
+    expect(second.code).toBe(0);
+    // Resumed at the state's cursor: of the 35 rows OneAPI holds, only the 5 new ones are read and counted (a read
+    // from the window's start would count all 35; the totals below would look the same, as it recounts the window).
+    expect(second.stdout).toMatch(/^read 5 log rows in \d+ requests/m);
     const status = await runCli(['status', '--json'], w.env);
     const row = JSON.parse(status.stdout).budgets.find((b: { name: string }) => b.name === 'volc-deepseek');
     expect(row).toMatchObject({ used: 350_000, requests: 35 });

@@ -286,6 +286,7 @@ channels:
     expect(out).toEqual({
       issues: [],
       config: {
+        flavor: 'one-api',
         timezone: 'Europe/Berlin',
         budgets: [
           {
@@ -305,6 +306,7 @@ channels:
           { channel: '8', priority: 30, source: { file: 'p.yaml', line: 4, col: 3 } },
         ],
         demoted: 10,
+        demotedSource: { file: 'p.yaml', line: 5, col: 10 },
         routingDelaySec: 600,
       },
     });

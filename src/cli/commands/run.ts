@@ -4,7 +4,7 @@ import { CycleWatch } from '../../dashboard/watch.js';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, formatIssue, type Config } from '../../config/types.js';
 import type { OneApiClient } from '../../oneapi/types.js';
-import { fallbacksNotBelow, unservedModels } from '../../policy/defeats.js';
+import { checkChannels, toIssue } from '../../policy/checks.js';
 import { resolveRefs } from '../../policy/resolve.js';
 import type { Logger } from 'pino';
 import { healthOf, staleAfterMs } from '../../metrics/health.js';
@@ -25,9 +25,10 @@ export interface RunOptions extends GlobalOptions {
 }
 
 /**
- * Settings that would defeat every demotion are config errors at start (exit 78, file:line), not something to
- * find out tonight: a budget on a model its channel does not serve, a `demoted` at or above an enabled fallback.
- * OneAPI being down at start is not fatal: the daemon retries, and each cycle reports the same problems.
+ * The config checked against OneAPI's channels as `validate` checks it (policy/checks.ts): an error, a setting that
+ * defeats every demotion, is a config error at start (exit 78, file:line), not something to find out tonight;
+ * warnings are logged. Unresolved channel names are left to the cycles, which report them and enforce the rest.
+ * OneAPI being down at start is not fatal: the daemon retries, and each cycle reports the same errors.
  */
 async function checkAtStart(client: OneApiClient, config: Config, log: Logger): Promise<void> {
   let channels;
@@ -37,10 +38,10 @@ async function checkAtStart(client: OneApiClient, config: Config, log: Logger): 
     log.warn({ error: (err as Error).message }, 'channels not checked at start: OneAPI unreachable; each cycle checks them');
     return;
   }
-  const resolution = resolveRefs(config, channels);
-  const problems = [...unservedModels(config, channels, resolution), ...fallbacksNotBelow(config, channels, resolution)];
-  if (problems.length)
-    throw new ConfigError(problems.map((p) => ({ severity: 'error' as const, ...p.source, key: p.key, message: p.message })));
+  const issues = checkChannels(config, channels, resolveRefs(config, channels)).map(toIssue);
+  const errors = issues.filter((i) => i.severity === 'error');
+  if (errors.length) throw new ConfigError(errors);
+  for (const w of issues) log.warn({ issue: formatIssue(w) }, 'config warning');
 }
 
 /** The daemon: a cycle every interval plus the nightly reset, until SIGTERM or SIGINT. Resolves with the exit code. */
