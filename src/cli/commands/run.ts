@@ -30,7 +30,7 @@ export interface RunOptions extends GlobalOptions {
  * warnings are logged. Unresolved channel names are left to the cycles, which report them and enforce the rest.
  * OneAPI being down at start is not fatal: the daemon retries, and each cycle reports the same errors.
  */
-async function checkAtStart(client: OneApiClient, config: Config, log: Logger): Promise<void> {
+async function checkAtStart(client: OneApiClient, config: Config, log: Logger, refs: () => Promise<Record<string, number>>): Promise<void> {
   let channels;
   try {
     channels = await client.listChannels();
@@ -38,7 +38,8 @@ async function checkAtStart(client: OneApiClient, config: Config, log: Logger): 
     log.warn({ error: (err as Error).message }, 'channels not checked at start: OneAPI unreachable; each cycle checks them');
     return;
   }
-  const issues = checkChannels(config, channels, resolveRefs(config, channels)).map(toIssue);
+  // With the ids names resolved to before, as each cycle has them: a name OneAPI now repeats is still checked.
+  const issues = checkChannels(config, channels, resolveRefs(config, channels, await refs())).map(toIssue);
   const errors = issues.filter((i) => i.severity === 'error');
   if (errors.length) throw new ConfigError(errors);
   for (const w of issues) log.warn({ issue: formatIssue(w) }, 'config warning');
@@ -62,7 +63,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     throw new EnvError([`ALERT_UNREACHABLE_MINUTES must be a positive number (got "${ctx.env.ALERT_UNREACHABLE_MINUTES}")`]);
   const metrics = createMetrics();
   const { connection, client: oneapi, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
-  await checkAtStart(oneapi, config, log);
+  await checkAtStart(oneapi, config, log, () => store.load().then((s) => s.memory.refs, () => ({})));
   const notifier = createNotifier({ targets, log: log.child({ component: 'alerts' }) });
   const logDb = logDbFor(ctx, config);
   // The dashboard shows what the cycles saw, so a page view sends no request to OneAPI.
