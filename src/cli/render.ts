@@ -39,6 +39,9 @@ export function cycleSummary(name: string, r: CycleResult, dryRun: boolean): str
     out.push(...r.changes.map(changeLine));
   }
   for (const f of r.failed) out.push(`  FAILED channel ${f.change.id}: ${f.error.message}`);
+  for (const e of r.enables) out.push(`  channel ${e.id} ${e.name}: enable${dryRun ? ' (planned)' : ''}  (${e.reason})`);
+  for (const f of r.enableFailed) out.push(`  FAILED to enable channel ${f.enable.id}: ${f.error.message}`);
+  for (const c of r.decision.channels) if (c.off && c.status === 3) out.push(`  channel ${c.id} ${c.name}: ${c.off}`);
   if (dryRun) {
     out.push('plan for every managed channel:');
     for (const c of r.decision.channels)

@@ -57,6 +57,8 @@ export function statusReport(
       tokensPerHour: pr.tokensPerHour,
       /** When the free tokens run out at the window's average pace (unix seconds), if that is before it renews. */
       runsOutAt: pr.beforeWindowEnds || b.window.end === Infinity ? pr.runsOutAt : null,
+      /** The provider stopped it this window (OneAPI auto-disabled its channel) at this count: spent. */
+      stoppedAt: b.stopped ?? null,
     };
   });
   const channelRows = decision.channels.map((c) => ({
@@ -69,6 +71,8 @@ export function statusReport(
     desiredPriority: c.desired,
     autoDisabled: c.status === 3,
     status: c.status,
+    /** Why an auto-disabled channel stays off, or that it is enabled again at renewal. */
+    off: c.status === 3 ? (c.enable ?? c.off ?? null) : null,
   }));
   return {
     stateFile,
@@ -130,6 +134,8 @@ export function renderStatus(r: StatusReport, config: Config, color = false): st
     `next reset:  ${formatLocal(r.nextReset, config.reset.timezone)}`,
     ...(r.budgets.some((b) => b.model) ? [`models:      per-model budgets matched on ${r.modelField} (${r.flavor} logs)`] : []),
     `state:       ${stateLine(r.stateFile)}`,
+    ...r.budgets.filter((b) => b.stoppedAt).map((b) => `spent:       ${b.budget}: the provider stopped it at ${num(b.stoppedAt!.used)} of ${num(b.budgetTokens)} tokens (${formatLocal(b.stoppedAt!.at, tz)}); lower free_tokens?`),
+    ...r.channels.filter((c) => c.off).map((c) => `off:         ${c.name} (#${c.channel}): ${c.off}`),
     ...r.problems.map((p) => `problem:     ${p}`),
   ]
     .join('\n')

@@ -47,6 +47,7 @@ function readBudget(y: YamlFile, e: Entry): BudgetDraft | undefined {
   if (m.has('window')) b.window = get('window', (v) => r.readWindow(y, v));
   if (m.has('warn_at')) b.warnAt = get('warn_at', (v) => r.readFraction(y, v));
   if (m.has('demote_at')) b.demoteAt = get('demote_at', (v) => r.readFraction(y, v));
+  if (m.has('reenable_at_renewal')) b.reenableAtRenewal = get('reenable_at_renewal', (v) => r.readBool(y, v));
   for (const k of BUDGET_SCHEMA.required) {
     if (!m.has(k)) y.error(b.at.entry, join(e.path, k), `required: ${REQUIRED[k] ?? k}`);
   }
@@ -137,6 +138,7 @@ function toBudget(b: BudgetDraft, resetAt: string): Budget {
     ...(window === 'total' && { since: b.since }),
     warnAt: b.warnAt!,
     demoteAt: b.demoteAt!,
+    ...(b.reenableAtRenewal && { reenableAtRenewal: true }),
     source: b.at.channel,
     ...(b.at.model && { modelSource: b.at.model }),
   };

@@ -73,6 +73,12 @@ export function readFraction(y: YamlFile, e: Entry): number | undefined {
   return check(y, e, ok, 'must be a fraction above 0 and at most 1, e.g. 0.8');
 }
 
+/** true or false (YAML 1.2: not yes/no). */
+export function readBool(y: YamlFile, e: Entry): boolean | undefined {
+  const v = scalar(y, e.value);
+  return check(y, e, typeof v === 'boolean' ? v : undefined, 'must be true or false');
+}
+
 /** A whole number of seconds from 0 to 3600. */
 export function readSeconds(y: YamlFile, e: Entry): number | undefined {
   const v = scalar(y, e.value);
@@ -115,6 +121,7 @@ export interface BudgetDraft {
   sinceGiven: boolean;
   warnAt?: number;
   demoteAt?: number;
+  reenableAtRenewal?: boolean;
   /** Positions of values, by YAML key; `entry` is the list item. */
   at: Record<string, Source>;
 }

@@ -27,6 +27,8 @@ export interface Budget {
   since?: string;
   warnAt: number;
   demoteAt: number;
+  /** Enable the channel again at this window's renewal when OneAPI auto-disabled it (status 3) in an earlier one. */
+  reenableAtRenewal?: boolean;
   source: Source;
   /** Where `model` was written, for messages about it. */
   modelSource?: Source;

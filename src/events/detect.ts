@@ -35,6 +35,8 @@ export function detectEvents(p: {
   reset?: ResetProgress;
   /** Config references that resolve to no single channel this cycle. */
   unresolved?: RefProblem[];
+  /** Auto-disabled channels enabled again this cycle (reenable_at_renewal). */
+  enabled?: Array<{ id: number; name: string; reason: string }>;
 }): { events: AlertEvent[]; memory: AlertMemory } {
   const { config, decision, applied, nowMs } = p;
   const at = Math.floor(nowMs / 1000);
@@ -97,6 +99,19 @@ export function detectEvents(p: {
       fields: { restored, stillDemoted: still, pending: waiting, scheduled: decision.reset === 'due' },
     });
   }
+
+  for (const b of decision.budgets) {
+    const s = decision.memory.stopped[b.budget.key];
+    if (!b.stopped || s === undefined || s.at !== at) continue;
+    events.push({
+      kind: 'budget-stopped', severity: 'warning', at,
+      title: `The provider stopped ${b.budget.key} at ${num(s.used)} of free_tokens ${num(b.budget.freeTokens)}: lower free_tokens?`,
+      text: `OneAPI auto-disabled ${names.get(b.channelId ?? -1) ?? 'its channel'} (#${b.channelId}) after the provider's errors, while the logs counted ${num(s.used)}/${num(b.budget.freeTokens)} tokens (${((s.used / b.budget.freeTokens) * 100).toFixed(1)}%) of its ${b.budget.window} window. The budget counts as spent until the window renews at ${formatLocal(b.window.end, tz)}; if the provider's allowance is smaller than free_tokens, lower it (or usage outside OneAPI, or consume logging off, would explain it too).`,
+      fields: { budget: b.budget.key, channel: b.channelId, used: s.used, free: b.budget.freeTokens, windowEnd: b.window.end },
+    });
+  }
+  for (const e of p.enabled ?? [])
+    events.push({ kind: 'channel-reenabled', severity: 'info', at, title: `${e.name} (#${e.id}) enabled again`, text: e.reason, fields: { channel: e.id, name: e.name, reason: e.reason } });
 
   for (const u of p.unresolved ?? []) {
     const ref = String(u.ref);

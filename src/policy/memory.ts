@@ -34,12 +34,18 @@ export const memorySchema = z.object({
   pending: z.record(z.string(), pendingSchema).default({}),
   /** Channel name in config -> the id it last resolved to, so a name that OneAPI later repeats keeps its channel. */
   refs: recordOf<number>(isInt, 'an integer').default({}),
+  /**
+   * Budget key -> when the provider stopped it: OneAPI auto-disabled its channel (status 3) before the budget was
+   * spent by the logs. The budget counts as spent for the rest of that window; kept past it only while the channel
+   * stays auto-disabled (for reenable_at_renewal).
+   */
+  stopped: z.record(z.string(), z.object({ window: z.number(), used: z.number(), at: z.number().int() })).default({}),
 });
 
 export type Memory = z.infer<typeof memorySchema>;
 export type PendingWrite = z.infer<typeof pendingSchema>;
 
-export const emptyMemory = (): Memory => ({ lastResetAt: null, warned: {}, demoted: {}, windows: {}, pending: {}, refs: {} });
+export const emptyMemory = (): Memory => ({ lastResetAt: null, warned: {}, demoted: {}, windows: {}, pending: {}, refs: {}, stopped: {} });
 
 /**
  * The memory once this cycle's writes are known: a restore whose write OneAPI confirmed (read back) is done; one

@@ -11,7 +11,7 @@ import { recordPace } from '../usage/burn.js';
 import type { LogDb } from '../usage/db/connect.js';
 import { DEFAULT_INGEST, ingest, type IngestInput, type IngestStats, type UsageState } from '../usage/ingest.js';
 import { calendarSnapshot, formatLocal, restoreCalendar } from '../usage/windows.js';
-import { applyChanges, type ApplyResult, type Change } from './apply.js';
+import { applyChanges, applyEnables, type ApplyResult, type Change, type Enable } from './apply.js';
 import { StateSaveError } from './errors.js';
 import { makePlan } from './plan.js';
 import type { State } from './state.js';
@@ -48,6 +48,10 @@ export interface CycleResult {
   changes: Change[];
   applied: Change[];
   failed: ApplyResult['failed'];
+  /** Auto-disabled channels planned to be enabled again, and those OneAPI confirmed enabled. */
+  enables: Enable[];
+  enabled: Enable[];
+  enableFailed: Array<{ enable: Enable; error: Error }>;
   /** Log rows counted this cycle. */
   fetched: number;
   /** How the usage read went (absent when the cycle failed before or during it). */
@@ -95,7 +99,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
   const state = await store.load();
   restoreCalendar(state.calendar);
   const memory = opts.memory ?? state.memory;
-  const result: CycleResult = { ok: false, problems: [], notes: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, throttledMs: 0, durationMs: 0, memory, events: [] };
+  const result: CycleResult = { ok: false, problems: [], notes: [], changes: [], applied: [], failed: [], enables: [], enabled: [], enableFailed: [], fetched: 0, requests: 0, throttledMs: 0, durationMs: 0, memory, events: [] };
   try {
     const channels = await client.listChannels();
     state.channelNames = {};
@@ -122,9 +126,11 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     for (const b of decision.warnings)
       log.warn({ budget: b.budget.key, channel: b.channelId, used: b.used, free: b.budget.freeTokens, ratio: round(b.ratio), state: b.state, reason: usageSummary(b) }, 'budget warning');
     result.changes = plan.changes;
+    result.enables = plan.enables;
 
     if (opts.dryRun) {
       for (const c of result.changes) log.info({ channel: c.id, name: c.name, from: c.from, to: c.to, reason: c.reason, dryRun: true }, 'priority change planned');
+      for (const e of result.enables) log.info({ channel: e.id, name: e.name, reason: e.reason, dryRun: true }, 'channel enable planned');
       // A dry run writes nothing, so it has no restore in flight: each is planned (and logged) once, not every cycle.
       result.memory = { ...decision.memory, pending: {} };
       result.ok = true;
@@ -133,7 +139,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
       // between here and OneAPI showing them is finished by the next start; and a write whose memory (the reset
       // begun, the demotion) cannot be kept would be repeated every cycle, overriding whatever an operator does
       // meanwhile. With nothing to write, the save at the end is the only one.
-      if (result.changes.length > 0) {
+      if (result.changes.length > 0 || result.enables.length > 0) {
         try {
           await store.save({ ...state, memory: decision.memory });
         } catch (err) {
@@ -143,17 +149,22 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
       const applied = await applyChanges(client, result.changes, log);
       result.applied = applied.applied;
       result.failed = applied.failed;
-      result.ok = applied.failed.length === 0;
+      // Priorities first: a channel enabled again comes back at the priority the rules give it.
+      const enabled = await applyEnables(client, result.enables, log);
+      result.enabled = enabled.applied;
+      result.enableFailed = enabled.failed;
+      result.ok = applied.failed.length === 0 && enabled.failed.length === 0;
       // What OneAPI confirmed is done; a restore that did not land stays recorded and is redone alone next cycle.
       state.memory = settleWrites(decision.memory, applied.applied, applied.failed.map((f) => f.change));
       result.memory = state.memory;
       const reset = resetProgress(decision, memory, state.memory);
       logReset(log, config, decision, reset, result.applied);
-      const detected = detectEvents({ config, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace, reset, unresolved: resolution.problems });
+      const detected = detectEvents({ config, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace, reset, unresolved: resolution.problems, enabled: result.enabled });
       result.events = detected.events;
       for (const e of detected.events) if (e.kind === 'demotion-unmoved') log.error({ ...e.fields, detail: e.text }, 'demotion did not move the traffic');
       state.alerts = detected.memory;
-      if (!result.ok) result.error = new Error(`${applied.failed.length} of ${result.changes.length} priority changes failed`);
+      if (applied.failed.length > 0) result.error = new Error(`${applied.failed.length} of ${result.changes.length} priority changes failed`);
+      else if (enabled.failed.length > 0) result.error = new Error(`${enabled.failed.length} of ${result.enables.length} channel enables failed`);
     }
   } catch (err) {
     result.error = err as Error;

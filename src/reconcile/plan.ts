@@ -7,7 +7,7 @@ import { silentBudgets } from '../policy/defeats.js';
 import { resolveRefs, type RefProblem, type Resolution } from '../policy/resolve.js';
 import type { Bucket } from '../usage/buckets.js';
 import type { PaceLog } from '../usage/burn.js';
-import { diff, type Change } from './apply.js';
+import { diff, enablesOf, type Change, type Enable } from './apply.js';
 
 /** Everything the plan is computed from: what OneAPI shows, the counted usage, the config, the time. */
 export interface PlanInput {
@@ -35,6 +35,8 @@ export interface Plan {
   decision: Decision;
   /** The priority writes, each with its reason. */
   changes: Change[];
+  /** Auto-disabled channels to enable again (reenable_at_renewal), each with its reason. */
+  enables: Enable[];
 }
 
 /** The plan as a value: no I/O, no clock. */
@@ -43,5 +45,5 @@ export function makePlan(input: PlanInput): Plan {
   const decision = decide({ ...input, resolution });
   const errors = checkChannels(input.config, input.channels, resolution).filter((c) => c.severity === 'error');
   const problems = [...resolution.problems, ...errors.map(({ severity: _, ...p }) => p), ...silentBudgets(decision.budgets, input.buckets, input.channels)];
-  return { problems, decision, changes: diff(decision.channels) };
+  return { problems, decision, changes: diff(decision.channels), enables: enablesOf(decision.channels) };
 }

@@ -60,7 +60,7 @@ export function aRow(r: Record<string, unknown> & { created_at: number }): Recor
 }
 
 export function aMemory(m: Partial<Memory> = {}): Memory {
-  return { lastResetAt: null, warned: {}, demoted: {}, windows: {}, pending: {}, refs: {}, ...m };
+  return { lastResetAt: null, warned: {}, demoted: {}, windows: {}, pending: {}, refs: {}, stopped: {}, ...m };
 }
 
 /** Unix seconds of a local ISO time in a zone, e.g. at('2026-11-24T02:20', 'Asia/Shanghai'). */

@@ -20,7 +20,7 @@ function capture() {
 function aState(): State {
   const s = emptyState();
   s.usage = { signature: 'Asia/Shanghai|00:00,02:20', watermark: 1_764_000_000, cursor: null, buckets: [{ channel: 1, model: 'm', day: '2026-11-24', start: 1_763_920_800, tokens: 1200, requests: 3 }] };
-  s.memory = { lastResetAt: 1_763_920_800, warned: { 'volc-deepseek': 1_763_920_800 }, demoted: { '1': { at: 1_763_990_000, reason: 'budget exhausted' } }, windows: { 'volc-deepseek': 1_763_920_800 }, pending: { '1': { to: 100, from: 10, cause: 'reset', at: 1_763_990_100, reason: 'nightly reset', tries: 1 } }, refs: { 'volc-deepseek': 1 } };
+  s.memory = { lastResetAt: 1_763_920_800, warned: { 'volc-deepseek': 1_763_920_800 }, demoted: { '1': { at: 1_763_990_000, reason: 'budget exhausted' } }, windows: { 'volc-deepseek': 1_763_920_800 }, pending: { '1': { to: 100, from: 10, cause: 'reset', at: 1_763_990_100, reason: 'nightly reset', tries: 1 } }, refs: { 'volc-deepseek': 1 }, stopped: {} };
   return s;
 }
 
@@ -70,7 +70,7 @@ describe('state store: load never trusts a bad file', () => {
     await writeFile(join(d, 'state.json'), JSON.stringify(v1));
     const { log, lines } = capture();
     const loaded = await openStateStore(d, stateCodec, log).load();
-    expect(loaded).toEqual({ ...emptyState(), usage: good.usage, memory: { lastResetAt: 5, warned: {}, demoted: {}, windows: {}, pending: {}, refs: {} } });
+    expect(loaded).toEqual({ ...emptyState(), usage: good.usage, memory: { lastResetAt: 5, warned: {}, demoted: {}, windows: {}, pending: {}, refs: {}, stopped: {} } });
     expect(lines.find((l) => l.msg === 'state file migrated')).toMatchObject({ from: 1, to: STATE_VERSION });
   });
 
