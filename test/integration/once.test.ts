@@ -112,7 +112,7 @@ describe('quota-pilot once (one-api simulator, real CLI)', () => {
     expect(json.days).toHaveLength(7);
     expect(json.totals).toMatchObject({ tokens: 1_890_000, requests: 50, free: 1_880_000, overBudget: 0, unbudgeted: 10_000 });
     const status = JSON.parse((await runCli(['status', '--json'], w.env)).stdout);
-    expect(status.channels.find((c: { name: string }) => c.name === 'paid-deepseek')).toEqual({ channel: 5, name: 'paid-deepseek', observedPriority: 50, defaultPriority: 50, demotedPriority: null, desiredPriority: 50, autoDisabled: false, status: 1 });
+    expect(status.channels.find((c: { name: string }) => c.name === 'paid-deepseek')).toEqual({ channel: 5, name: 'paid-deepseek', observedPriority: 50, defaultPriority: 50, demotedPriority: null, desiredPriority: 50, autoDisabled: false, status: 1, off: null });
     expect(status.oneapi).toEqual({ reachable: true });
     // OneAPI down: status says so, exits 1, and still tells the usage it counted.
     const down = await runCli(['status', '--json'], { ...w.env, ONEAPI_BASE_URL: 'http://127.0.0.1:9', ONEAPI_TIMEOUT: '1' });
