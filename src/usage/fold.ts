@@ -38,6 +38,7 @@ export class Fold {
    * @param known keys already counted in earlier cycles (near the cursor)
    * @param keepFrom OneAPI-clock seconds from which keys are kept for later cycles
    * @param skewSec OneAPI's clock minus ours: a row's local instant is created_at − skew
+   * @param recounted channels whose buckets are being rebuilt: their rows count even when `known`
    */
   constructor(
     private readonly flavor: Flavor,
@@ -45,6 +46,7 @@ export class Fold {
     private readonly known: Set<number>,
     private readonly keepFrom: number,
     private readonly skewSec: number,
+    private readonly recounted: ReadonlySet<number> = new Set(),
   ) {}
 
   /** Counts one page of the query [start, end] for the `channels` read; other channels' rows are only tallied. */
@@ -69,7 +71,7 @@ export class Fold {
       const r = checked.row;
       if (r.createdAt < q.start || r.createdAt > q.end || !channels.has(r.channel)) continue;
       this.stats.seen++;
-      if (pageKeys.has(r.key) || this.isRepeat(r.key)) {
+      if (pageKeys.has(r.key) || this.isRepeat(r.key, r.channel)) {
         this.stats.repeated++;
         continue;
       }
@@ -115,8 +117,8 @@ export class Fold {
     for (const d of this.delta.values()) adder.add(d.channel, d.model, d, d.tokens, d.requests);
   }
 
-  private isRepeat(key: number): boolean {
-    if (this.known.has(key) || this.nearKeys.has(key)) return true;
+  private isRepeat(key: number, channel?: number): boolean {
+    if ((!this.recounted.has(channel!) && this.known.has(key)) || this.nearKeys.has(key)) return true;
     return this.pages.some((p) => p.has(key));
   }
 

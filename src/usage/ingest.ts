@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/types.js';
+import type { ChannelRef, Config } from '../config/types.js';
 import type { Flavor, LogQuery, OneApiClient } from '../oneapi/types.js';
 import { BucketClock, layoutFor, layoutSignature, type Bucket } from './buckets.js';
 import type { DbCursor } from './db/ingest-db.js';
 import { Fold } from './fold.js';
+import { lazyIds, neededFor, planRelayout, recountFor } from './relayout.js';
 import { localDay, windowsFor } from './windows.js';
 
 /** Where the API reader stands. Times are OneAPI's clock (its created_at), except where said. */
@@ -24,7 +25,7 @@ export interface ApiCursor {
 
 /** Aggregated usage kept in state: buckets, and what is needed to read on incrementally. No raw rows. */
 export interface UsageState {
-  /** Bucket layout the buckets were cut with; a different layout starts over. */
+  /** Bucket layout the buckets were cut with; a different one recounts what it needs (see relayout.ts). */
   signature: string;
   /** LOCAL unix seconds up to which usage is counted (what `status` shows); null before the first read. */
   watermark: number | null;
@@ -83,6 +84,8 @@ export interface IngestInput {
   config: Config;
   /** Channel ids to count: those config names (budgets and defaults). */
   channels: number[];
+  /** Config refs resolved to those ids, where the caller has them (else names are resolved with a channel list when needed). */
+  refs?: ReadonlyMap<ChannelRef, number>;
   nowMs: number;
   log?: Logger;
   opts?: IngestOptions;
@@ -103,7 +106,10 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const opts = input.opts ?? DEFAULT_INGEST;
   const layout = layoutFor(config);
   const signature = layoutSignature(layout);
-  const base = usage.signature === signature ? usage : emptyUsage(signature);
+  const plan = planRelayout(usage.signature, config, nowMs);
+  const ids = lazyIds(config, client, input.refs);
+  const recountFrom = await recountFor(plan, { ids, channels: input.channels, firstCounted: usage.cursor?.channels, log, hadBuckets: usage.buckets.length > 0 });
+  const base = recountFrom === null ? emptyUsage(signature) : usage;
   const cursor = base.cursor;
 
   // Read by OneAPI's clock: its created_at stamps are what the range filters compare, whatever ours says.
@@ -114,8 +120,24 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const fromServer = fromLocal + skewSec;
   const keepFrom = end - opts.sweepSpanSec - opts.lagSec;
 
+  // Channel -> LOCAL instant from which its buckets are dropped and read again: new channels from the windows'
+  // start, channels whose budgets renew at a new boundary from that window's local midnight (relayout.ts).
+  // A channel first counted after what the config now needs is read back to what ITS budgets need (see needed()).
+  const recount = new Map<number, number>(recountFrom ?? []);
+  const needed = await neededFor(input, cursor?.channels, fromLocal, ids);
+  const backfill: Array<{ channel: number; from: number; to: number }> = [];
+  const channels: Record<string, number> = {};
+  for (const c of input.channels) {
+    const from = cursor?.channels[c];
+    if (from === undefined) recount.set(c, fromLocal);
+    // One read where a recounted channel also needs an earlier start: nothing of it is counted before `from`.
+    else if (from > needed(c) && recount.has(c)) recount.set(c, needed(c));
+    else if (from > needed(c)) backfill.push({ channel: c, from: needed(c), to: from + skewSec - 1 });
+    channels[c] = Math.min(from ?? fromLocal, needed(c));
+  }
+
   const known = new Set((cursor?.recent ?? []).map(([k]) => k));
-  const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec);
+  const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec, new Set(recount.keys()));
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'none', swept: false, coldChannels: [] };
   const named = new Set(input.channels);
   type ReadHow = { onFirst?: (left: number | undefined, sample: unknown[]) => boolean; tryRecent?: boolean; accept?: { start: number; end: number }; readAhead?: boolean };
@@ -126,22 +148,15 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
     return r;
   };
 
-  // Channels new to the cursor, or whose windows now start earlier, are read from their windows' start on their own.
-  const cold: number[] = [];
-  const backfill: Array<{ channel: number; to: number }> = [];
-  for (const c of input.channels) {
-    const from = cursor?.channels[c];
-    if (from === undefined) cold.push(c);
-    else if (from > fromLocal) backfill.push({ channel: c, to: from + skewSec - 1 });
-  }
+  // Channels recounted, or whose windows now start earlier, are read on their own. Reads from a window's start are
+  // long: one-api may keep a few pages in flight.
   const readEnd = Math.max(end, cursor?.readTo ?? end);
-  // Reads from a window's start are long: one-api may keep a few pages in flight.
-  for (const c of cold) if (readEnd >= fromServer) await read({ start: fromServer, end: readEnd, channel: c }, new Set([c]), { readAhead: true });
-  for (const b of backfill) if (b.to >= fromServer) await read({ start: fromServer, end: b.to, channel: b.channel }, new Set([b.channel]), { readAhead: true });
+  for (const [c, from] of recount) if (readEnd >= from + skewSec) await read({ start: from + skewSec, end: readEnd, channel: c }, new Set([c]), { readAhead: true });
+  for (const b of backfill) if (b.to >= b.from + skewSec) await read({ start: b.from + skewSec, end: b.to, channel: b.channel }, new Set([b.channel]), { readAhead: true });
   const coldCounted = fold.stats.counted;
 
   // The channels already followed: only what is new since readTo (plus, now and then, a re-read of the last minutes).
-  const warm = input.channels.filter((c) => cursor?.channels[c] !== undefined);
+  const warm = input.channels.filter((c) => !recount.has(c));
   let rates = cursor?.rates ?? { all: null, named: null };
   const sweep = cursor !== null && end - cursor.sweptAt >= opts.sweepEverySec;
   if (cursor && warm.length > 0 && end > cursor.readTo) {
@@ -180,18 +195,15 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   }
 
   // Every read succeeded: now the sums become the state.
-  const recounted = new Set(cold);
-  const buckets = base.buckets.filter((b) => !(recounted.has(b.channel) && b.start >= fromLocal));
+  const buckets = base.buckets.filter((b) => !(b.start >= (recount.get(b.channel) ?? Infinity)));
   fold.commit(buckets);
   const cutoff = Math.min(fromLocal, localDay(config.timezone, nowMs / 1000 - opts.retentionDays * 86_400).start);
   const kept = buckets.filter((b) => b.start >= cutoff);
-  const channels: Record<string, number> = {};
-  for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, fromLocal);
   const readTo = Math.max(readEnd, cursor?.readTo ?? readEnd);
   const recent = new Map((cursor?.recent ?? []).filter(([, at]) => at >= keepFrom));
   for (const [k, at] of fold.nearKeys) recent.set(k, at);
 
-  Object.assign(stats, fold.stats, { coldChannels: cold });
+  Object.assign(stats, fold.stats, { coldChannels: [...recount.keys()].sort((a, b) => a - b) });
   report(log, stats, fold, cursor);
   const skew = stats.skewSec;
   return {

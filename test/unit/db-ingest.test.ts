@@ -61,6 +61,18 @@ describeWith('sqlite', title)(title, () => {
     ]);
   });
 
+  it('a new reset time recounts only its channel, from that window\'s local midnight, and cuts its buckets there', async () => {
+    await file.insert([row(T - 3600, 1), row(T - 3600 * 6, 2), row(T - 3600, 2)], 'one-api'); // 13:00 and 08:00
+    const first = await read(emptyUsage());
+    const moved = aConfig({ budgets: [aBudget({ channel: 1, model: 'm' }), aBudget({ channel: 2, model: 'm', resetAt: '09:00' })] });
+    const second = await ingestFromDb(first.usage, { client: client(), db, flavor: 'one-api', config: moved, channels: [1, 2], nowMs: NOW + 5000 });
+    expect(second.stats.coldChannels).toEqual([2]);
+    expect(second.usage.buckets.filter((b) => b.channel === 1)).toEqual(first.usage.buckets.filter((b) => b.channel === 1));
+    // The 09:00 window holds the 13:00 row only: channel 2's buckets are cut at 09:00 now.
+    expect(sumUsage(second.usage.buckets, { channel: 2, from: T - 5 * 3600, to: T + 86_400 })).toEqual({ tokens: 100, requests: 1 });
+    expect(used(second.usage, 2)).toEqual({ tokens: 200, requests: 2 });
+  });
+
   it("reads by OneAPI's clock: with OneAPI 10 minutes ahead, its rows up to its now are counted in the right bucket", async () => {
     await file.insert([row(T + 600 - 30)], 'one-api');
     const r = await read(emptyUsage(), NOW, [1], 600);

@@ -1,6 +1,7 @@
 import { localDay } from '../windows.js';
 import { BucketAdder, BucketClock, layoutFor, layoutSignature, type Bucket } from '../buckets.js';
 import { DEFAULT_INGEST, emptyUsage, neededFrom, type IngestInput, type IngestStats, type UsageState } from '../ingest.js';
+import { lazyIds, neededFor, planRelayout, recountFor } from '../relayout.js';
 import { checkRow } from '../rows.js';
 import type { LogDb } from './connect.js';
 import { badRows, sumSlots } from './queries.js';
@@ -48,7 +49,11 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   const tailSec = opts.sweepSpanSec || DEFAULT_TAIL_SEC;
   const layout = layoutFor(config);
   const signature = layoutSignature(layout);
-  const base = usage.signature === signature ? usage : emptyUsage(signature);
+  const sameDb = usage.dbCursor?.db === db.identity;
+  const plan = planRelayout(usage.signature, config, nowMs);
+  const ids = lazyIds(config, client, input.refs);
+  const recountFrom = await recountFor(plan, { ids, channels: input.channels, firstCounted: sameDb ? usage.dbCursor?.channels : undefined, log, hadBuckets: usage.buckets.length > 0 });
+  const base = recountFrom === null ? emptyUsage(signature) : usage;
   const cursor = base.dbCursor && base.dbCursor.db === db.identity ? base.dbCursor : null;
 
   // created_at is OneAPI's clock: read by it (the Date header of this cycle's channel list), as the API source does.
@@ -63,10 +68,19 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
 
   // After a long stop, nothing older than what the buckets keep is read again.
   const cutoff = Math.min(fromLocal, localDay(config.timezone, nowMs / 1000 - opts.retentionDays * 86_400).start);
-  const cold = input.channels.filter((c) => cursor?.channels[c] === undefined || cursor.channels[c] > fromLocal);
-  const warm = input.channels.filter((c) => !cold.includes(c));
+  // Channel -> LOCAL instant from which it is recounted: new channels (or whose windows now start earlier) from the
+  // windows' start, channels whose budgets renew at a new boundary from that window's local midnight (relayout.ts).
+  const recount = new Map<number, number>(recountFrom ?? []);
+  const needed = await neededFor(input, cursor?.channels, fromLocal, ids);
+  for (const c of input.channels) {
+    const first = cursor?.channels[c];
+    if (first === undefined) recount.set(c, fromLocal);
+    else if (first > needed(c)) recount.set(c, Math.min(recount.get(c) ?? Infinity, needed(c)));
+  }
+  const cold = [...recount.keys()].sort((a, b) => a - b);
+  const warm = input.channels.filter((c) => !recount.has(c));
   const reads: Array<{ channels: number[]; from: number }> = [];
-  if (cold.length) reads.push({ channels: cold, from: fromServer });
+  for (const from of new Set(recount.values())) reads.push({ channels: cold.filter((c) => recount.get(c) === from), from: from + skewSec });
   if (warm.length && cursor) reads.push({ channels: warm, from: Math.max(cursor.settledTo + 1, cutoff + skewSec) });
 
   // Every read first: nothing below changes state until all of them succeeded.
@@ -83,9 +97,8 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   stats.dbMs = Math.round(performance.now() - t0);
 
   // Now the sums become the state: drop what cold channels had, take the warm channels' old tail out, add the new.
-  const coldSet = new Set(cold);
   const warmSet = new Set(warm);
-  const buckets: Bucket[] = base.buckets.filter((b) => !(coldSet.has(b.channel) && b.start >= fromLocal));
+  const buckets: Bucket[] = base.buckets.filter((b) => !(b.start >= (recount.get(b.channel) ?? Infinity)));
   const adder = new BucketAdder(buckets);
   let replaced = 0;
   for (const [channel, model, start, tokens, requests] of cursor?.tail ?? []) {
@@ -106,7 +119,7 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   // A bucket can only shrink when OneAPI deleted rows of the tail; never below zero (the state schema refuses it).
   const kept = buckets.filter((b) => b.start >= cutoff && b.requests > 0).map((b) => (b.tokens < 0 ? { ...b, tokens: 0 } : b));
   const channels: Record<string, number> = {};
-  for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, fromLocal);
+  for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, needed(c));
 
   stats.seen = added;
   stats.repeated = Math.min(replaced, added);
