@@ -3,7 +3,8 @@ import type { ChannelRef, Config } from '../config/types.js';
 import type { Flavor, LogQuery, OneApiClient } from '../oneapi/types.js';
 import { BucketClock, layoutFor, layoutSignature, type Bucket } from './buckets.js';
 import type { DbCursor } from './db/ingest-db.js';
-import { Fold } from './fold.js';
+import { idsRise, nextIdState, steppedBack } from './clock-step.js';
+import { Fold, type IdFloor } from './fold.js';
 import { lazyIds, neededFor, planRelayout, recountFor } from './relayout.js';
 import { localDay, windowsFor } from './windows.js';
 
@@ -21,6 +22,15 @@ export interface ApiCursor {
   rates: { all: number | null; named: number | null };
   /** OneAPI's clock minus ours at the last read, seconds. */
   skewSec: number;
+  /** The highest log id counted, where ids rise in insert order; null when not known or not usable. */
+  maxId?: number | null;
+  /**
+   * new-api: true once ids turn out to be page positions (its ClickHouse store; rows are then told by time and key),
+   * false once pages showed SQL ids (falling along a page); absent while unknown. Not used by other flavors.
+   */
+  idsArePositions?: boolean;
+  /** After OneAPI's clock stepped back: rows stamped ≤ until with id ≤ id were counted before the step. */
+  idFloor?: IdFloor | null;
 }
 
 /** Aggregated usage kept in state: buckets, and what is needed to read on incrementally. No raw rows. */
@@ -107,8 +117,8 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const layout = layoutFor(config);
   const signature = layoutSignature(layout);
   const plan = planRelayout(usage.signature, config, nowMs);
-  const ids = lazyIds(config, client, input.refs);
-  const recountFrom = await recountFor(plan, { ids, channels: input.channels, firstCounted: usage.cursor?.channels, log, hadBuckets: usage.buckets.length > 0 });
+  const refIds = lazyIds(config, client, input.refs);
+  const recountFrom = await recountFor(plan, { ids: refIds, channels: input.channels, firstCounted: usage.cursor?.channels, log, hadBuckets: usage.buckets.length > 0 });
   const base = recountFrom === null ? emptyUsage(signature) : usage;
   const cursor = base.cursor;
 
@@ -122,14 +132,19 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
 
   // Channel -> LOCAL instant from which its buckets are dropped and read again: new channels from the windows'
   // start, channels whose budgets renew at a new boundary from that window's local midnight (relayout.ts).
+  // OneAPI's clock went back past the last read end (OneAPI on this host, its clock set back): rows written since are
+  // stamped below the cursor. Where ids rise in insert order, the time since the window's start is read again for
+  // ids above the highest counted; else every channel is recounted from its window's start (clock-step.ts).
+  const backSec = cursor ? steppedBack(cursor.readTo, end) : 0;
+  const byIds = backSec > 0 && idsRise(flavor, cursor) && cursor?.maxId != null;
   // A channel first counted after what the config now needs is read back to what ITS budgets need (see needed()).
   const recount = new Map<number, number>(recountFrom ?? []);
-  const needed = await neededFor(input, cursor?.channels, fromLocal, ids);
+  const needed = await neededFor(input, cursor?.channels, fromLocal, refIds);
   const backfill: Array<{ channel: number; from: number; to: number }> = [];
   const channels: Record<string, number> = {};
   for (const c of input.channels) {
     const from = cursor?.channels[c];
-    if (from === undefined) recount.set(c, fromLocal);
+    if (from === undefined || (backSec > 0 && !byIds)) recount.set(c, Math.min(recount.get(c) ?? fromLocal, fromLocal));
     // One read where a recounted channel also needs an earlier start: nothing of it is counted before `from`.
     else if (from > needed(c) && recount.has(c)) recount.set(c, needed(c));
     else if (from > needed(c)) backfill.push({ channel: c, from: needed(c), to: from + skewSec - 1 });
@@ -137,13 +152,15 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   }
 
   const known = new Set((cursor?.recent ?? []).map(([k]) => k));
-  const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec, new Set(recount.keys()));
+  const floor = cursor?.idFloor ?? null;
+  const idCheck = cursor?.maxId != null && !floor && backSec === 0 ? { after: cursor.readTo + opts.lagSec, maxId: cursor.maxId } : null;
+  const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec, new Set(recount.keys()), floor, idCheck);
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'none', swept: false, coldChannels: [] };
   const named = new Set(input.channels);
-  type ReadHow = { onFirst?: (left: number | undefined, sample: unknown[]) => boolean; tryRecent?: boolean; accept?: { start: number; end: number }; readAhead?: boolean };
+  type ReadHow = { onFirst?: (left: number | undefined, sample: unknown[]) => boolean; tryRecent?: boolean; accept?: { start: number; end: number }; readAhead?: boolean; idAbove?: number };
   const read = async (q: LogQuery, channels: Set<number>, how: ReadHow = {}) => {
     const accept = how.accept ?? q;
-    const r = await client.readLogs(q, (rows) => fold.page(rows, accept, channels), { onFirst: how.onFirst, tryRecent: how.tryRecent, readAhead: how.readAhead });
+    const r = await client.readLogs(q, (rows) => fold.page(rows, accept, channels, how.idAbove), { onFirst: how.onFirst, tryRecent: how.tryRecent, readAhead: how.readAhead });
     stats.pages += r.pages;
     return r;
   };
@@ -157,6 +174,8 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
 
   // The channels already followed: only what is new since readTo (plus, now and then, a re-read of the last minutes).
   const warm = input.channels.filter((c) => !recount.has(c));
+  if (byIds && warm.length > 0 && end >= fromServer)
+    await read({ start: fromServer, end }, new Set(warm), { readAhead: true, idAbove: cursor!.maxId! });
   let rates = cursor?.rates ?? { all: null, named: null };
   const sweep = cursor !== null && end - cursor.sweptAt >= opts.sweepEverySec;
   if (cursor && warm.length > 0 && end > cursor.readTo) {
@@ -199,18 +218,23 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   fold.commit(buckets);
   const cutoff = Math.min(fromLocal, localDay(config.timezone, nowMs / 1000 - opts.retentionDays * 86_400).start);
   const kept = buckets.filter((b) => b.start >= cutoff);
-  const readTo = Math.max(readEnd, cursor?.readTo ?? readEnd);
+  // After a step the cursor follows OneAPI's clock back: what lies above it was counted (ids, or the recent keys).
+  const readTo = backSec > 0 ? end : Math.max(readEnd, cursor?.readTo ?? readEnd);
+  const ids = nextIdState(cursor, fold, { backSec, byIds, readTo, spanSec: opts.sweepSpanSec });
   const recent = new Map((cursor?.recent ?? []).filter(([, at]) => at >= keepFrom));
   for (const [k, at] of fold.nearKeys) recent.set(k, at);
 
   Object.assign(stats, fold.stats, { coldChannels: [...recount.keys()].sort((a, b) => a - b) });
   report(log, stats, fold, cursor);
+  if (backSec > 0)
+    log?.warn({ backSec, readTo: cursor!.readTo, readEnd: end, how: byIds ? 'ids above the highest counted' : 'recount of the windows' }, "OneAPI's clock went back; reading around it");
+  if (fold.idsWentBack) log?.warn({ maxId: cursor!.maxId, seen: fold.maxId }, 'log ids went back (a log clean-up or id reuse); reading by time');
   const skew = stats.skewSec;
   return {
     usage: {
       signature,
       watermark: Math.max(base.watermark ?? 0, readTo - skewSec),
-      cursor: { readTo, channels, recent: [...recent], sweptAt: stats.swept || !cursor ? readTo : cursor.sweptAt, rates, skewSec: skew },
+      cursor: { readTo, channels, recent: [...recent], sweptAt: stats.swept || !cursor || backSec > 0 ? readTo : cursor.sweptAt, rates, skewSec: skew, ...ids },
       buckets: kept,
     },
     stats,
