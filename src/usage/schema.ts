@@ -37,6 +37,9 @@ export const usageStateSchema = z.looseObject({
       channels: z.record(z.string(), int),
       tail: z.array(z.tuple([int, z.string(), int, z.number().nonnegative(), int.nonnegative()])),
       skewSec: z.number(),
+      // Added for clock steps (issue 16); absent in older states.
+      maxId: int.nullable().optional(),
+      clockAt: int.optional(),
     })
     .nullable()
     .optional(),

@@ -1,8 +1,9 @@
-import { afterEach, describe, expect } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { events, runCli } from '../helpers/cli.js';
+import { DB_CHANNELS, describeWith, openSqlite, type TestDb } from '../helpers/databases.js';
 import { itWith } from '../helpers/tools.js';
 import { DEEPSEEK, TZ, world } from '../helpers/world.js';
 import type { SimulatorOptions } from '../../src/sim/types.js';
@@ -82,4 +83,35 @@ describe('both clocks stepped back an hour', () => {
       expect((await cli(['once'], lib, clock)).code).toBe(0);
       expect(await used(lib, clock)).toEqual({ used: 27_000, requests: 27 });
     }, 60_000);
+});
+
+describeWith('sqlite', 'the database source with both clocks stepped back')('the database source (SQLite), both clocks stepped back an hour', () => {
+  let db: TestDb;
+  beforeAll(async () => void (db = await openSqlite()));
+  afterAll(async () => db?.stop());
+
+  itWith('faketime', 'rows written after the step, stamped below the last read end, are counted once, by their ids', async (lib) => {
+    const clock = hostClock();
+    await db.createLogs('one-api');
+    w = await world({ channels: DB_CHANNELS, sim: { now: clock.now } });
+    w.env = { ...w.env, ONEAPI_DB_URL: db.url };
+    const sec = () => clock.now() / 1000;
+    const rows = (ats: number[]) => db.insert(ats.map((at) => ({ created_at: Math.floor(at), channel: 1, model_name: DEEPSEEK, prompt_tokens: 600, completion_tokens: 400 })), 'one-api');
+    await rows(Array.from({ length: 20 }, (_, i) => sec() - 600 + i * 25));
+    expect((await cli(['once'], lib, clock)).code).toBe(0);
+    expect(await used(lib, clock)).toEqual({ used: 20_000, requests: 20 });
+
+    clock.set(clock.now() - 3_600_000);
+    await rows([0, 1, 2, 3, 4].map((i) => sec() - 300 + i * 5)); // far below the settled line (the last read end − 120 s)
+    const stepped = await cli(['once'], lib, clock);
+    expect(stepped.code).toBe(0);
+    expect(events(stepped.stderr).filter((e) => e.msg === "OneAPI's clock went back; reading around it")).toMatchObject([{ how: 'ids above the highest counted' }]);
+    expect(await used(lib, clock)).toEqual({ used: 25_000, requests: 25 });
+
+    clock.set(clock.now() + 1_800_000);
+    await rows([sec() - 30]);
+    expect((await cli(['once'], lib, clock)).code).toBe(0);
+    expect((await cli(['once'], lib, clock)).code).toBe(0);
+    expect(await used(lib, clock)).toEqual({ used: 26_000, requests: 26 });
+  }, 60_000);
 });

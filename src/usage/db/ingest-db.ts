@@ -4,7 +4,8 @@ import { DEFAULT_INGEST, emptyUsage, neededFrom, type IngestInput, type IngestSt
 import { lazyIds, neededFor, planRelayout, recountFor } from '../relayout.js';
 import { checkRow } from '../rows.js';
 import type { LogDb } from './connect.js';
-import { badRows, sumSlots } from './queries.js';
+import { badRows, maxLogId, sumSlots, type SlotSum } from './queries.js';
+import { steppedBack } from '../clock-step.js';
 
 /**
  * Where the database reader stands. Times are OneAPI's clock (the created_at it stamps), except where said.
@@ -23,6 +24,14 @@ export interface DbCursor {
   /** [channel, model, bucket start (local unix s), tokens, requests] of the rows in (settledTo, readTo]. */
   tail: Array<[number, string, number, number, number]>;
   skewSec: number;
+  /**
+   * The highest log id read (ids rise in insert order in every SQL store): each cycle also reads the rows with a
+   * higher id stamped at or before settledTo, which a stepped-back clock (or a very late commit) puts there. Absent in
+   * older states, null before the first read.
+   */
+  maxId?: number | null;
+  /** OneAPI's clock (less the lag) at the last read: seeing it go back is seeing a clock step. */
+  clockAt?: number;
 }
 
 export interface DbIngestInput extends IngestInput {
@@ -61,7 +70,8 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   const skewSec = sc ? Math.round((sc.serverMs - sc.localMs) / 1000) : 0;
   const fromLocal = neededFrom(config, nowMs);
   const fromServer = fromLocal + skewSec;
-  const end = Math.max(Math.floor(nowMs / 1000) + skewSec - LAG_SEC, cursor?.readTo ?? 0);
+  const clockAt = Math.floor(nowMs / 1000) + skewSec - LAG_SEC;
+  const end = Math.max(clockAt, cursor?.readTo ?? 0);
   const settle = Math.max(end - tailSec, cursor?.settledTo ?? 0);
   const clock = new BucketClock(layout);
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'all', swept: false, coldChannels: [] };
@@ -79,19 +89,33 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   }
   const cold = [...recount.keys()].sort((a, b) => a - b);
   const warm = input.channels.filter((c) => !recount.has(c));
-  const reads: Array<{ channels: number[]; from: number }> = [];
-  for (const from of new Set(recount.values())) reads.push({ channels: cold.filter((c) => recount.get(c) === from), from: from + skewSec });
-  if (warm.length && cursor) reads.push({ channels: warm, from: Math.max(cursor.settledTo + 1, cutoff + skewSec) });
+  const reads: Array<{ channels: number[]; from: number; to: number; idAbove?: number }> = [];
+  for (const from of new Set(recount.values())) reads.push({ channels: cold.filter((c) => recount.get(c) === from), from: from + skewSec, to: end });
+  if (warm.length && cursor) reads.push({ channels: warm, from: Math.max(cursor.settledTo + 1, cutoff + skewSec), to: end });
 
   // Every read first: nothing below changes state until all of them succeeded.
   const t0 = performance.now();
-  const results = [];
+  // Rows inserted since the last cycle but stamped in the settled part: OneAPI's clock went back (or a commit came
+  // very late). An id cursor ahead of the table (a clean-up emptied it, SQLite reused ids) would hide new rows: then
+  // this cycle reads by time only and the ids start over from its own.
+  const backSec = cursor?.clockAt !== undefined ? steppedBack(cursor.clockAt, clockAt) : 0;
+  let idsWentBack = false;
+  if (cursor?.maxId != null && warm.length) {
+    const top = await maxLogId(db);
+    stats.pages++;
+    idsWentBack = top === null || top < cursor.maxId;
+    if (!idsWentBack && top! > cursor.maxId && cursor.settledTo >= cutoff + skewSec)
+      reads.push({ channels: warm, from: cutoff + skewSec, to: cursor.settledTo, idAbove: cursor.maxId });
+  }
+  const results: Array<{ sums: SlotSum[]; slots: Slot[] }> = [];
   for (const r of reads) {
-    const { edges, slots } = slotsFor(clock, r.from, end, settle, skewSec);
-    const sums = await sumSlots(db, flavor, { channels: r.channels, from: r.from, to: end, edges, badFrom: cursor ? cursor.readTo + 1 : r.from });
+    const { edges, slots } = slotsFor(clock, r.from, r.to, settle, skewSec);
+    const sums = await sumSlots(db, flavor, { channels: r.channels, from: r.from, to: r.to, edges, badFrom: cursor ? cursor.readTo + 1 : r.from, idAbove: r.idAbove });
     stats.pages++;
     results.push({ sums, slots });
   }
+  let maxId = idsWentBack ? null : (cursor?.maxId ?? null);
+  for (const r of results) for (const x of r.sums) if (x.maxId !== null && (maxId === null || x.maxId > maxId)) maxId = x.maxId;
   const rejectedTotal = results.reduce((n, r) => n + r.sums.reduce((m, s) => m + s.bad, 0), 0);
   const bad = rejectedTotal > 0 ? await badRows(db, flavor, { channels: input.channels, from: cursor ? cursor.readTo + 1 : fromServer, to: end, limit: MAX_REJECT_LINES }) : [];
   stats.dbMs = Math.round(performance.now() - t0);
@@ -132,6 +156,9 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
     stats.rejected[field] = (stats.rejected[field] ?? 0) + 1;
     log?.warn({ id: raw.id, channel: raw.channel ?? raw.channel_id, field, value: c.ok ? undefined : c.rejected.value }, 'log row skipped');
   }
+  if (backSec > 0)
+    log?.warn({ backSec, readTo: cursor!.readTo, readEnd: clockAt, how: cursor!.maxId != null && !idsWentBack ? 'ids above the highest counted' : 'by time only' }, "OneAPI's clock went back; reading around it");
+  if (idsWentBack) log?.warn({ maxId: cursor!.maxId }, 'log ids went back (a log clean-up or id reuse); reading by time');
   if (rejectedTotal > bad.length) {
     stats.rejected.more = rejectedTotal - bad.length;
     log?.warn({ more: rejectedTotal - bad.length, byField: stats.rejected }, 'more log rows skipped');
@@ -141,7 +168,7 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
       signature,
       watermark: Math.max(base.watermark ?? 0, end - skewSec),
       cursor: null,
-      dbCursor: { db: db.identity, settledTo: settle, readTo: end, channels, tail, skewSec },
+      dbCursor: { db: db.identity, settledTo: settle, readTo: end, channels, tail, skewSec, maxId, clockAt },
       buckets: kept,
     },
     stats,
