@@ -61,7 +61,7 @@ export class Fold {
    * @param skewSec OneAPI's clock minus ours: a row's local instant is created_at − skew
    * @param recounted channels whose buckets are being rebuilt: their rows count even when `known`
    * @param floor rows under it were counted before a clock step (null: none)
-   * @param idCheck a row stamped after `after` (the last read's moment) must have an id above `maxId`
+   * @param idCheck a row stamped after `after` (just past the last read's moment) must have an id above `maxId`
    */
   constructor(
     private readonly flavor: Flavor,

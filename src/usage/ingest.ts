@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { ChannelRef, Config } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import type { Flavor, LogQuery, OneApiClient } from '../oneapi/types.js';
 import { BucketClock, layoutFor, layoutSignature, type Bucket } from './buckets.js';
 import type { DbCursor } from './db/ingest-db.js';
-import { idsRise, nextIdState, steppedBack } from './clock-step.js';
+import { idsRise, nextIdState, STEP_MIN_SEC, steppedBack } from './clock-step.js';
 import { Fold, type IdFloor } from './fold.js';
 import { lazyIds, neededFor, planRelayout, recountFor } from './relayout.js';
 import { localDay, windowsFor } from './windows.js';
@@ -94,8 +94,6 @@ export interface IngestInput {
   config: Config;
   /** Channel ids to count: those config names (budgets and defaults). */
   channels: number[];
-  /** Config refs resolved to those ids, where the caller has them (else names are resolved with a channel list when needed). */
-  refs?: ReadonlyMap<ChannelRef, number>;
   nowMs: number;
   log?: Logger;
   opts?: IngestOptions;
@@ -117,7 +115,7 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const layout = layoutFor(config);
   const signature = layoutSignature(layout);
   const plan = planRelayout(usage.signature, config, nowMs);
-  const refIds = lazyIds(config, client, input.refs);
+  const refIds = lazyIds(config, client);
   const recountFrom = await recountFor(plan, { ids: refIds, channels: input.channels, firstCounted: usage.cursor?.channels, log, hadBuckets: usage.buckets.length > 0 });
   const base = recountFrom === null ? emptyUsage(signature) : usage;
   const cursor = base.cursor;
@@ -130,14 +128,14 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const fromServer = fromLocal + skewSec;
   const keepFrom = end - opts.sweepSpanSec - opts.lagSec;
 
-  // Channel -> LOCAL instant from which its buckets are dropped and read again: new channels from the windows'
-  // start, channels whose budgets renew at a new boundary from that window's local midnight (relayout.ts).
   // OneAPI's clock went back past the last read end (OneAPI on this host, its clock set back): rows written since are
   // stamped below the cursor. Where ids rise in insert order, the time since the window's start is read again for
   // ids above the highest counted; else every channel is recounted from its window's start (clock-step.ts).
   const backSec = cursor ? steppedBack(cursor.readTo, end) : 0;
   const byIds = backSec > 0 && idsRise(flavor, cursor) && cursor?.maxId != null;
-  // A channel first counted after what the config now needs is read back to what ITS budgets need (see needed()).
+  // Channel -> LOCAL instant from which its buckets are dropped and read again: new channels from the windows'
+  // start, channels whose budgets renew at a new boundary from that window's local midnight (relayout.ts). A channel
+  // first counted after what the config now needs is read back to what ITS budgets need (neededFor).
   const recount = new Map<number, number>(recountFrom ?? []);
   const needed = await neededFor(input, cursor?.channels, fromLocal, refIds);
   const backfill: Array<{ channel: number; from: number; to: number }> = [];
@@ -148,12 +146,14 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
     // One read where a recounted channel also needs an earlier start: nothing of it is counted before `from`.
     else if (from > needed(c) && recount.has(c)) recount.set(c, needed(c));
     else if (from > needed(c)) backfill.push({ channel: c, from: needed(c), to: from + skewSec - 1 });
-    channels[c] = Math.min(from ?? fromLocal, needed(c));
+    // Marked as counted from fromLocal even where its own budgets needed less: what they need is there, and the
+    // check above (and its channel list) is not repeated every cycle.
+    channels[c] = Math.min(from ?? fromLocal, fromLocal);
   }
 
   const known = new Set((cursor?.recent ?? []).map(([k]) => k));
   const floor = cursor?.idFloor ?? null;
-  const idCheck = cursor?.maxId != null && !floor && backSec === 0 ? { after: cursor.readTo + opts.lagSec, maxId: cursor.maxId } : null;
+  const idCheck = cursor?.maxId != null && !floor && backSec === 0 ? { after: cursor.readTo + opts.lagSec + STEP_MIN_SEC, maxId: cursor.maxId } : null;
   const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec, new Set(recount.keys()), floor, idCheck);
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'none', swept: false, coldChannels: [] };
   const named = new Set(input.channels);

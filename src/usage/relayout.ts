@@ -40,15 +40,13 @@ export function planRelayout(oldSignature: string, config: Config, nowMs: number
 }
 
 /** Config refs to channel ids: numbers are ids; names need one channel list, asked for once and only when needed. */
-export function lazyIds(config: Config, client: OneApiClient, given?: ReadonlyMap<ChannelRef, number>): () => Promise<ReadonlyMap<ChannelRef, number>> {
+export function lazyIds(config: Config, client: OneApiClient): () => Promise<ReadonlyMap<ChannelRef, number>> {
   let ids: Promise<ReadonlyMap<ChannelRef, number>> | undefined;
   const numeric = () => new Map(config.budgets.filter((b) => typeof b.channel === 'number').map((b) => [b.channel, b.channel as number]));
   return () =>
-    (ids ??= given
-      ? Promise.resolve(given)
-      : config.budgets.some((b) => typeof b.channel === 'string')
-        ? client.listChannels().then((list) => resolveRefs(config, list).ids)
-        : Promise.resolve(numeric()));
+    (ids ??= config.budgets.some((b) => typeof b.channel === 'string')
+      ? client.listChannels().then((list) => resolveRefs(config, list).ids)
+      : Promise.resolve(numeric()));
 }
 
 /**

@@ -40,6 +40,13 @@ it('SIGHUP with a budget at a new reset_at: only its channel is read again; the 
   await writeFile(join(w.cfg, 'channels.yaml'), after);
   child.kill('SIGHUP');
   await waitFor(() => events(child.out()).filter((e) => e.msg === 'cycle done').length >= 2, 10_000, 'a cycle with the new config');
+  const reloadRequests = w.sim.requests.splice(0);
+  // One more cycle: back to the steady read (no recount, no extra channel list).
+  child.kill('SIGHUP');
+  await waitFor(() => events(child.out()).filter((e) => e.msg === 'cycle done').length >= 3, 10_000, 'a steady cycle');
+  expect(w.sim.requests.filter((r) => r.path.startsWith('/api/channel')).length).toBe(1);
+  expect(w.sim.requests.filter((r) => r.query.channel !== undefined)).toEqual([]);
+  w.sim.requests = reloadRequests;
   child.kill('SIGTERM');
   expect((await finished(child, 10_000)).code).toBe(0);
 

@@ -60,7 +60,7 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   const signature = layoutSignature(layout);
   const sameDb = usage.dbCursor?.db === db.identity;
   const plan = planRelayout(usage.signature, config, nowMs);
-  const ids = lazyIds(config, client, input.refs);
+  const ids = lazyIds(config, client);
   const recountFrom = await recountFor(plan, { ids, channels: input.channels, firstCounted: sameDb ? usage.dbCursor?.channels : undefined, log, hadBuckets: usage.buckets.length > 0 });
   const base = recountFrom === null ? emptyUsage(signature) : usage;
   const cursor = base.dbCursor && base.dbCursor.db === db.identity ? base.dbCursor : null;
@@ -143,7 +143,8 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   // A bucket can only shrink when OneAPI deleted rows of the tail; never below zero (the state schema refuses it).
   const kept = buckets.filter((b) => b.start >= cutoff && b.requests > 0).map((b) => (b.tokens < 0 ? { ...b, tokens: 0 } : b));
   const channels: Record<string, number> = {};
-  for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, needed(c));
+  // As the API source: marked from fromLocal, so the check for what each channel needs is not repeated every cycle.
+  for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, fromLocal);
 
   stats.seen = added;
   stats.repeated = Math.min(replaced, added);
