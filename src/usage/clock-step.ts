@@ -5,9 +5,9 @@ import type { Fold } from './fold.js';
 /**
  * OneAPI's clock stepped back. With OneAPI on the same host, both clocks are set back together (an NTP step, a
  * hand-set date): rows written after the step are stamped below the last read end and a time cursor never reads
- * them. The read end moving back is the sign (it only moves forward otherwise); below this, it is Date-header jitter.
+ * them. The read end moving back is the sign (it only moves forward otherwise); below this, it is the jitter of a Date header in whole seconds (under 2 s).
  */
-export const STEP_MIN_SEC = 2;
+export const STEP_MIN_SEC = 3;
 
 /** How far OneAPI's read end went back below the last one, in seconds; 0 when it did not. */
 export function steppedBack(lastReadTo: number, end: number): number {
