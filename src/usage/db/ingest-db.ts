@@ -104,8 +104,9 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
     const top = await maxLogId(db);
     stats.pages++;
     idsWentBack = top === null || top < cursor.maxId;
-    if (!idsWentBack && top! > cursor.maxId && cursor.settledTo >= cutoff + skewSec)
-      reads.push({ channels: warm, from: cutoff + skewSec, to: cursor.settledTo, idAbove: cursor.maxId });
+    // From the windows' start, as a cold read: what the budgets and today's report need (and few slots to cut).
+    if (!idsWentBack && top! > cursor.maxId && cursor.settledTo >= fromServer)
+      reads.push({ channels: warm, from: fromServer, to: cursor.settledTo, idAbove: cursor.maxId });
   }
   const results: Array<{ sums: SlotSum[]; slots: Slot[] }> = [];
   for (const r of reads) {
