@@ -22,6 +22,18 @@ export interface FoldStats {
 type Delta = Bucket;
 
 /**
+ * What log ids say, where they rise in insert order (SQL stores): a row stamped at or below `until` with an id at or
+ * below `id` was counted before OneAPI's clock stepped back, so reading that time again counts only the rows above.
+ */
+export interface IdFloor {
+  id: number;
+  until: number;
+}
+
+/** Rows of a ClickHouse page carry their position (offset + i + 1): ids rising by one along a page of 3 or more. */
+const POSITION_RUN = 3;
+
+/**
  * Folds pages of raw rows into per-bucket sums as they arrive; nothing holds a whole window. It only adds to its own
  * scratch: `commit` merges into buckets after every read of the cycle succeeded, so a failed read changes nothing.
  */
@@ -31,6 +43,15 @@ export class Fold {
   readonly newlyRejected: Rejected[] = [];
   /** [key, created_at] of rows counted or rejected this cycle near the cursor. */
   readonly nearKeys = new Map<number, number>();
+  /** The highest log id among this cycle's rows of the channels read (null: none had one). */
+  maxId: number | null = null;
+  /**
+   * What the pages showed of new-api's ids: true when they are page positions (its ClickHouse store: ids say nothing
+   * of insert order), false when an id fell along a page (an SQL store: newest, highest id, first), else undefined.
+   */
+  idsArePositions: boolean | undefined = undefined;
+  /** Set when a row stamped after `idCheck.after` has an id at or below `idCheck.maxId`: ids were reset or reused. */
+  idsWentBack = false;
   private delta = new Map<string, Delta>();
   private pages: Set<number>[] = [];
 
@@ -38,6 +59,9 @@ export class Fold {
    * @param known keys already counted in earlier cycles (near the cursor)
    * @param keepFrom OneAPI-clock seconds from which keys are kept for later cycles
    * @param skewSec OneAPI's clock minus ours: a row's local instant is created_at − skew
+   * @param recounted channels whose buckets are being rebuilt: their rows count even when `known`
+   * @param floor rows under it were counted before a clock step (null: none)
+   * @param idCheck a row stamped after `after` (just past the last read's moment) must have an id above `maxId`
    */
   constructor(
     private readonly flavor: Flavor,
@@ -45,10 +69,17 @@ export class Fold {
     private readonly known: Set<number>,
     private readonly keepFrom: number,
     private readonly skewSec: number,
+    private readonly recounted: ReadonlySet<number> = new Set(),
+    private readonly floor: IdFloor | null = null,
+    private readonly idCheck: { after: number; maxId: number } | null = null,
   ) {}
 
-  /** Counts one page of the query [start, end] for the `channels` read; other channels' rows are only tallied. */
-  page(rows: unknown[], q: { start: number; end: number }, channels: Set<number>): void {
+  /**
+   * Counts one page of the query [start, end] for the `channels` read; other channels' rows are only tallied. With
+   * `idAbove`, a row with an id at or below it is taken as counted before (the read around a clock step).
+   */
+  page(rows: unknown[], q: { start: number; end: number }, channels: Set<number>, idAbove?: number): void {
+    if (this.flavor === 'new-api' && this.idsArePositions !== true) this.idsArePositions = positionsIn(rows) ?? this.idsArePositions;
     const pageKeys = new Set<number>();
     for (const raw of rows) {
       const ch = this.flavor === 'one-hub' ? (raw as { channel_id?: unknown })?.channel_id : (raw as { channel?: unknown })?.channel;
@@ -69,7 +100,12 @@ export class Fold {
       const r = checked.row;
       if (r.createdAt < q.start || r.createdAt > q.end || !channels.has(r.channel)) continue;
       this.stats.seen++;
-      if (pageKeys.has(r.key) || this.isRepeat(r.key)) {
+      if (r.id !== undefined) {
+        if (this.maxId === null || r.id > this.maxId) this.maxId = r.id;
+        if (this.idCheck && r.createdAt > this.idCheck.after && r.id <= this.idCheck.maxId) this.idsWentBack = true;
+      }
+      const before = r.id !== undefined && !this.recounted.has(r.channel) && ((idAbove !== undefined && r.id <= idAbove) || (this.floor !== null && r.createdAt <= this.floor.until && r.id <= this.floor.id));
+      if (before || pageKeys.has(r.key) || this.isRepeat(r.key, r.channel)) {
         this.stats.repeated++;
         continue;
       }
@@ -115,8 +151,8 @@ export class Fold {
     for (const d of this.delta.values()) adder.add(d.channel, d.model, d, d.tokens, d.requests);
   }
 
-  private isRepeat(key: number): boolean {
-    if (this.known.has(key) || this.nearKeys.has(key)) return true;
+  private isRepeat(key: number, channel?: number): boolean {
+    if ((!this.recounted.has(channel!) && this.known.has(key)) || this.nearKeys.has(key)) return true;
     return this.pages.some((p) => p.has(key));
   }
 
@@ -130,4 +166,17 @@ export class Fold {
     this.stats.rejected[r.field] = (this.stats.rejected[r.field] ?? 0) + 1;
     this.newlyRejected.push(r);
   }
+}
+
+/** true when the page's ids rise by exactly one along it (3 rows or more), false when one falls, else undefined. */
+function positionsIn(rows: unknown[]): boolean | undefined {
+  let run = 1;
+  for (let i = 1; i < rows.length; i++) {
+    const prev = (rows[i - 1] as { id?: unknown })?.id;
+    const id = (rows[i] as { id?: unknown })?.id;
+    if (typeof prev !== 'number' || typeof id !== 'number') return undefined;
+    if (id < prev) return false;
+    run = id === prev + 1 ? run + 1 : 0;
+  }
+  return run >= POSITION_RUN && run === rows.length ? true : undefined;
 }

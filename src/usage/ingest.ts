@@ -3,7 +3,9 @@ import type { Config } from '../config/types.js';
 import type { Flavor, LogQuery, OneApiClient } from '../oneapi/types.js';
 import { BucketClock, layoutFor, layoutSignature, type Bucket } from './buckets.js';
 import type { DbCursor } from './db/ingest-db.js';
-import { Fold } from './fold.js';
+import { idsRise, nextIdState, STEP_MIN_SEC, steppedBack } from './clock-step.js';
+import { Fold, type IdFloor } from './fold.js';
+import { lazyIds, neededFor, planRelayout, recountFor } from './relayout.js';
 import { localDay, windowsFor } from './windows.js';
 
 /** Where the API reader stands. Times are OneAPI's clock (its created_at), except where said. */
@@ -20,11 +22,20 @@ export interface ApiCursor {
   rates: { all: number | null; named: number | null };
   /** OneAPI's clock minus ours at the last read, seconds. */
   skewSec: number;
+  /** The highest log id counted, where ids rise in insert order; null when not known or not usable. */
+  maxId?: number | null;
+  /**
+   * new-api: true once ids turn out to be page positions (its ClickHouse store; rows are then told by time and key),
+   * false once pages showed SQL ids (falling along a page); absent while unknown. Not used by other flavors.
+   */
+  idsArePositions?: boolean;
+  /** After OneAPI's clock stepped back: rows stamped ≤ until with id ≤ id were counted before the step. */
+  idFloor?: IdFloor | null;
 }
 
 /** Aggregated usage kept in state: buckets, and what is needed to read on incrementally. No raw rows. */
 export interface UsageState {
-  /** Bucket layout the buckets were cut with; a different layout starts over. */
+  /** Bucket layout the buckets were cut with; a different one recounts what it needs (see relayout.ts). */
   signature: string;
   /** LOCAL unix seconds up to which usage is counted (what `status` shows); null before the first read. */
   watermark: number | null;
@@ -103,7 +114,10 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const opts = input.opts ?? DEFAULT_INGEST;
   const layout = layoutFor(config);
   const signature = layoutSignature(layout);
-  const base = usage.signature === signature ? usage : emptyUsage(signature);
+  const plan = planRelayout(usage.signature, config, nowMs);
+  const refIds = lazyIds(config, client);
+  const recountFrom = await recountFor(plan, { ids: refIds, channels: input.channels, firstCounted: usage.cursor?.channels, log, hadBuckets: usage.buckets.length > 0 });
+  const base = recountFrom === null ? emptyUsage(signature) : usage;
   const cursor = base.cursor;
 
   // Read by OneAPI's clock: its created_at stamps are what the range filters compare, whatever ours says.
@@ -114,34 +128,54 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const fromServer = fromLocal + skewSec;
   const keepFrom = end - opts.sweepSpanSec - opts.lagSec;
 
+  // OneAPI's clock went back past the last read end (OneAPI on this host, its clock set back): rows written since are
+  // stamped below the cursor. Where ids rise in insert order, the time since the window's start is read again for
+  // ids above the highest counted; else every channel is recounted from its window's start (clock-step.ts).
+  const backSec = cursor ? steppedBack(cursor.readTo, end) : 0;
+  const byIds = backSec > 0 && idsRise(flavor, cursor) && cursor?.maxId != null;
+  // Channel -> LOCAL instant from which its buckets are dropped and read again: new channels from the windows'
+  // start, channels whose budgets renew at a new boundary from that window's local midnight (relayout.ts). A channel
+  // first counted after what the config now needs is read back to what ITS budgets need (neededFor).
+  const recount = new Map<number, number>(recountFrom ?? []);
+  const needed = await neededFor(input, cursor?.channels, fromLocal, refIds);
+  const backfill: Array<{ channel: number; from: number; to: number }> = [];
+  const channels: Record<string, number> = {};
+  for (const c of input.channels) {
+    const from = cursor?.channels[c];
+    if (from === undefined || (backSec > 0 && !byIds)) recount.set(c, Math.min(recount.get(c) ?? fromLocal, fromLocal));
+    // One read where a recounted channel also needs an earlier start: nothing of it is counted before `from`.
+    else if (from > needed(c) && recount.has(c)) recount.set(c, needed(c));
+    else if (from > needed(c)) backfill.push({ channel: c, from: needed(c), to: from + skewSec - 1 });
+    // Marked as counted from fromLocal even where its own budgets needed less: what they need is there, and the
+    // check above (and its channel list) is not repeated every cycle.
+    channels[c] = Math.min(from ?? fromLocal, fromLocal);
+  }
+
   const known = new Set((cursor?.recent ?? []).map(([k]) => k));
-  const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec);
+  const floor = cursor?.idFloor ?? null;
+  const idCheck = cursor?.maxId != null && !floor && backSec === 0 ? { after: cursor.readTo + opts.lagSec + STEP_MIN_SEC, maxId: cursor.maxId } : null;
+  const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec, new Set(recount.keys()), floor, idCheck);
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'none', swept: false, coldChannels: [] };
   const named = new Set(input.channels);
-  type ReadHow = { onFirst?: (left: number | undefined, sample: unknown[]) => boolean; tryRecent?: boolean; accept?: { start: number; end: number }; readAhead?: boolean };
+  type ReadHow = { onFirst?: (left: number | undefined, sample: unknown[]) => boolean; tryRecent?: boolean; accept?: { start: number; end: number }; readAhead?: boolean; idAbove?: number };
   const read = async (q: LogQuery, channels: Set<number>, how: ReadHow = {}) => {
     const accept = how.accept ?? q;
-    const r = await client.readLogs(q, (rows) => fold.page(rows, accept, channels), { onFirst: how.onFirst, tryRecent: how.tryRecent, readAhead: how.readAhead });
+    const r = await client.readLogs(q, (rows) => fold.page(rows, accept, channels, how.idAbove), { onFirst: how.onFirst, tryRecent: how.tryRecent, readAhead: how.readAhead });
     stats.pages += r.pages;
     return r;
   };
 
-  // Channels new to the cursor, or whose windows now start earlier, are read from their windows' start on their own.
-  const cold: number[] = [];
-  const backfill: Array<{ channel: number; to: number }> = [];
-  for (const c of input.channels) {
-    const from = cursor?.channels[c];
-    if (from === undefined) cold.push(c);
-    else if (from > fromLocal) backfill.push({ channel: c, to: from + skewSec - 1 });
-  }
+  // Channels recounted, or whose windows now start earlier, are read on their own. Reads from a window's start are
+  // long: one-api may keep a few pages in flight.
   const readEnd = Math.max(end, cursor?.readTo ?? end);
-  // Reads from a window's start are long: one-api may keep a few pages in flight.
-  for (const c of cold) if (readEnd >= fromServer) await read({ start: fromServer, end: readEnd, channel: c }, new Set([c]), { readAhead: true });
-  for (const b of backfill) if (b.to >= fromServer) await read({ start: fromServer, end: b.to, channel: b.channel }, new Set([b.channel]), { readAhead: true });
+  for (const [c, from] of recount) if (readEnd >= from + skewSec) await read({ start: from + skewSec, end: readEnd, channel: c }, new Set([c]), { readAhead: true });
+  for (const b of backfill) if (b.to >= b.from + skewSec) await read({ start: b.from + skewSec, end: b.to, channel: b.channel }, new Set([b.channel]), { readAhead: true });
   const coldCounted = fold.stats.counted;
 
   // The channels already followed: only what is new since readTo (plus, now and then, a re-read of the last minutes).
-  const warm = input.channels.filter((c) => cursor?.channels[c] !== undefined);
+  const warm = input.channels.filter((c) => !recount.has(c));
+  if (byIds && warm.length > 0 && end >= fromServer)
+    await read({ start: fromServer, end }, new Set(warm), { readAhead: true, idAbove: cursor!.maxId! });
   let rates = cursor?.rates ?? { all: null, named: null };
   const sweep = cursor !== null && end - cursor.sweptAt >= opts.sweepEverySec;
   if (cursor && warm.length > 0 && end > cursor.readTo) {
@@ -180,25 +214,27 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   }
 
   // Every read succeeded: now the sums become the state.
-  const recounted = new Set(cold);
-  const buckets = base.buckets.filter((b) => !(recounted.has(b.channel) && b.start >= fromLocal));
+  const buckets = base.buckets.filter((b) => !(b.start >= (recount.get(b.channel) ?? Infinity)));
   fold.commit(buckets);
   const cutoff = Math.min(fromLocal, localDay(config.timezone, nowMs / 1000 - opts.retentionDays * 86_400).start);
   const kept = buckets.filter((b) => b.start >= cutoff);
-  const channels: Record<string, number> = {};
-  for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, fromLocal);
-  const readTo = Math.max(readEnd, cursor?.readTo ?? readEnd);
+  // After a step the cursor follows OneAPI's clock back: what lies above it was counted (ids, or the recent keys).
+  const readTo = backSec > 0 ? end : Math.max(readEnd, cursor?.readTo ?? readEnd);
+  const ids = nextIdState(cursor, fold, { backSec, byIds, readTo, spanSec: opts.sweepSpanSec });
   const recent = new Map((cursor?.recent ?? []).filter(([, at]) => at >= keepFrom));
   for (const [k, at] of fold.nearKeys) recent.set(k, at);
 
-  Object.assign(stats, fold.stats, { coldChannels: cold });
+  Object.assign(stats, fold.stats, { coldChannels: [...recount.keys()].sort((a, b) => a - b) });
   report(log, stats, fold, cursor);
+  if (backSec > 0)
+    log?.warn({ backSec, readTo: cursor!.readTo, readEnd: end, how: byIds ? 'ids above the highest counted' : 'recount of the windows' }, "OneAPI's clock went back; reading around it");
+  if (fold.idsWentBack) log?.warn({ maxId: cursor!.maxId, seen: fold.maxId }, 'log ids went back (a log clean-up or id reuse); reading by time');
   const skew = stats.skewSec;
   return {
     usage: {
       signature,
       watermark: Math.max(base.watermark ?? 0, readTo - skewSec),
-      cursor: { readTo, channels, recent: [...recent], sweptAt: stats.swept || !cursor ? readTo : cursor.sweptAt, rates, skewSec: skew },
+      cursor: { readTo, channels, recent: [...recent], sweptAt: stats.swept || !cursor || backSec > 0 ? readTo : cursor.sweptAt, rates, skewSec: skew, ...ids },
       buckets: kept,
     },
     stats,

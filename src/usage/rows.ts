@@ -4,6 +4,8 @@ import type { Flavor } from '../oneapi/types.js';
 export interface UsageRow {
   /** Stable identity across reads (see rowKey). */
   key: number;
+  /** The log id as sent (a page position on new-api's ClickHouse store); undefined when absent. */
+  id?: number;
   /** OneAPI's clock, unix seconds. */
   createdAt: number;
   channel: number;
@@ -113,5 +115,5 @@ export function checkRow(raw: unknown, flavor: Flavor): Checked {
   const key = rowKey(r, channel, r.prompt_tokens, r.completion_tokens);
   if (key === undefined) return reject('id', r.id);
   const model = (flavor === 'new-api' ? upstreamModel(r.other) : undefined) ?? r.model_name;
-  return { ok: true, row: { key, createdAt: r.created_at, channel, model, tokens: r.prompt_tokens + r.completion_tokens } };
+  return { ok: true, row: { key, id: isInt(r.id) ? r.id : undefined, createdAt: r.created_at, channel, model, tokens: r.prompt_tokens + r.completion_tokens } };
 }

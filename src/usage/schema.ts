@@ -22,6 +22,10 @@ export const usageStateSchema = z.looseObject({
       sweptAt: z.number(),
       rates: z.object({ all: z.number().nullable(), named: z.number().nullable() }),
       skewSec: z.number(),
+      // Added for clock steps (issue 16); absent in older states, which read on by time until a cycle fills them.
+      maxId: int.nullable().optional(),
+      idsArePositions: z.boolean().optional(),
+      idFloor: z.object({ id: int, until: int }).nullable().optional(),
     })
     .nullable(),
   /** The database source's cursor (see DbCursor in db/ingest-db.ts); absent or null under the API source. */
@@ -33,6 +37,9 @@ export const usageStateSchema = z.looseObject({
       channels: z.record(z.string(), int),
       tail: z.array(z.tuple([int, z.string(), int, z.number().nonnegative(), int.nonnegative()])),
       skewSec: z.number(),
+      // Added for clock steps (issue 16); absent in older states.
+      maxId: int.nullable().optional(),
+      clockAt: int.optional(),
     })
     .nullable()
     .optional(),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
+import type { Logger } from 'pino';
 import type { OneApiClient } from '../../src/oneapi/types.js';
 import { sumUsage } from '../../src/usage/buckets.js';
 import type { LogDb } from '../../src/usage/db/connect.js';
@@ -34,16 +35,16 @@ describeWith('sqlite', title)(title, () => {
   const read = (u: UsageState, at = NOW, channels = [1, 2], skewSec = 0) =>
     ingestFromDb(u, { client: client(skewSec), db, flavor: 'one-api', config, channels, nowMs: at });
 
-  it('counts a row committed late inside the tail once, and re-reading the same world changes nothing', async () => {
+  it('counts a row committed late once (inside the tail by time, past it by its id), and re-reading the same world changes nothing', async () => {
     await file.insert([row(T - 3600), row(T - 30)], 'one-api');
     const first = await read(emptyUsage());
     expect(used(first.usage)).toEqual({ tokens: 200, requests: 2 });
     expect(first.stats).toMatchObject({ counted: 2, coldChannels: [1, 2] });
-    // Stamped 60 s ago, committed only now: inside the 120 s tail. One stamped 200 s ago is past it (not counted).
+    // Stamped 60 s ago, committed only now: inside the 120 s tail. One stamped 200 s ago is past it: its id is new.
     await file.insert([row(T - 60, 1, 7), row(T - 200, 1, 1000)], 'one-api');
     const second = await read(first.usage, NOW + 10_000);
-    expect(used(second.usage)).toEqual({ tokens: 207, requests: 3 });
-    expect(second.stats).toMatchObject({ counted: 1, coldChannels: [] });
+    expect(used(second.usage)).toEqual({ tokens: 1207, requests: 4 });
+    expect(second.stats).toMatchObject({ counted: 2, coldChannels: [] });
     const third = await read(second.usage, NOW + 10_000);
     expect(third.usage.buckets).toEqual(second.usage.buckets);
     expect(third.stats.counted).toBe(0);
@@ -59,6 +60,53 @@ describeWith('sqlite', title)(title, () => {
       { tokens: 100, requests: 1 },
       { tokens: 100, requests: 1 },
     ]);
+  });
+
+  it('a new reset time recounts only its channel, from that window\'s local midnight, and cuts its buckets there', async () => {
+    await file.insert([row(T - 3600, 1), row(T - 3600 * 6, 2), row(T - 3600, 2)], 'one-api'); // 13:00 and 08:00
+    const first = await read(emptyUsage());
+    const moved = aConfig({ budgets: [aBudget({ channel: 1, model: 'm' }), aBudget({ channel: 2, model: 'm', resetAt: '09:00' })] });
+    const second = await ingestFromDb(first.usage, { client: client(), db, flavor: 'one-api', config: moved, channels: [1, 2], nowMs: NOW + 5000 });
+    expect(second.stats.coldChannels).toEqual([2]);
+    expect(second.usage.buckets.filter((b) => b.channel === 1)).toEqual(first.usage.buckets.filter((b) => b.channel === 1));
+    // The 09:00 window holds the 13:00 row only: channel 2's buckets are cut at 09:00 now.
+    expect(sumUsage(second.usage.buckets, { channel: 2, from: T - 5 * 3600, to: T + 86_400 })).toEqual({ tokens: 100, requests: 1 });
+    expect(used(second.usage, 2)).toEqual({ tokens: 200, requests: 2 });
+  });
+
+  it('OneAPI\'s clock stepped back an hour: rows stamped below the settled line are counted once, by their ids', async () => {
+    await file.insert([row(T - 600), row(T - 300)], 'one-api');
+    const first = await read(emptyUsage());
+    // Both clocks an hour back: rows written now are stamped T − 3600 and later, far below what was settled.
+    const back = NOW - 3_600_000;
+    await file.insert([row(T - 3600 - 20, 1, 10), row(T - 3600 - 10, 1, 10)], 'one-api');
+    const warnings: unknown[] = [];
+    const log = { warn: (o: unknown, m: string) => warnings.push([m, o]), info: () => undefined } as unknown as Logger;
+    const second = await ingestFromDb(first.usage, { client: client(), db, flavor: 'one-api', config, channels: [1, 2], nowMs: back, log });
+    expect(used(second.usage)).toEqual({ tokens: 220, requests: 4 });
+    expect(warnings).toEqual([["OneAPI's clock went back; reading around it", expect.objectContaining({ backSec: 3600, how: 'ids above the highest counted' })]]);
+    // Time goes on from the stepped-back clock; nothing is counted twice, one more row once.
+    await file.insert([row(T - 3600 + 50, 1, 5)], 'one-api');
+    const third = await read(second.usage, back + 120_000);
+    const fourth = await read(third.usage, back + 240_000);
+    expect(used(fourth.usage)).toEqual({ tokens: 225, requests: 5 });
+  });
+
+  it('ids that went back (the table emptied, SQLite reusing ids) do not freeze counting: a time read, then ids again', async () => {
+    await file.insert([row(T - 600), row(T - 300), row(T - 200)], 'one-api');
+    const first = await read(emptyUsage());
+    expect(first.usage.dbCursor?.maxId).toBe(3);
+    // OneAPI's SQLite table has no AUTOINCREMENT (oneapi-ddl/one-api.sqlite.sql): an emptied table hands out id 1
+    // again. This test table has it, so its sequence is reset too.
+    await file.exec('DELETE FROM logs');
+    await file.exec("DELETE FROM sqlite_sequence WHERE name = 'logs'");
+    await file.insert([row(T + 30, 1, 9)], 'one-api');
+    const warnings: string[] = [];
+    const log = { warn: (_o: unknown, m: string) => warnings.push(m), info: () => undefined } as unknown as Logger;
+    const second = await ingestFromDb(first.usage, { client: client(), db, flavor: 'one-api', config, channels: [1, 2], nowMs: NOW + 60_000, log });
+    expect(warnings).toEqual(['log ids went back (a log clean-up or id reuse); reading by time']);
+    expect(used(second.usage)).toEqual({ tokens: 309, requests: 4 });
+    expect(second.usage.dbCursor?.maxId).toBe(1);
   });
 
   it("reads by OneAPI's clock: with OneAPI 10 minutes ahead, its rows up to its now are counted in the right bucket", async () => {

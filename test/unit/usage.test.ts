@@ -256,11 +256,32 @@ describe('ingest', () => {
     expect(before).toEqual(emptyUsage());
   });
 
-  it('starts over when the bucket layout changes', async () => {
+  it('a new reset time recounts only its channel, from that window\'s local midnight; the rest goes on from the cursor', async () => {
+    let t = NOW;
+    const f = fakeOneApi('new-api', { nowMs: () => t });
+    f.add(aRow({ created_at: sec('2026-11-24T03:00'), channel: 1 }), aRow({ created_at: sec('2026-11-24T09:00'), channel: 1 }));
+    f.add(aRow({ created_at: sec('2026-11-24T03:00'), channel: 2 }));
+    const first = await ingest(emptyUsage(), { ...base, client: f.client, nowMs: t });
+    t += 60_000;
+    f.queries.length = 0;
+    const moved = { ...config, budgets: [aBudget({ channel: 1, resetAt: '08:00' }), aBudget({ channel: 2 })] };
+    const again = await ingest(first.usage, { ...base, config: moved, client: f.client, nowMs: t });
+    expect(again.stats.coldChannels).toEqual([1]);
+    expect(f.queries.map(({ pages, ...q }) => q)).toEqual([
+      { start: sec('2026-11-24T00:00'), end: now + 60 - lag, channel: 1 },
+      { start: now - lag + 1, end: now + 60 - lag },
+    ]);
+    expect(tokensOf(again.usage)).toBe(450);
+    // Channel 1's buckets are cut at 08:00 now: its window's sum is exact.
+    expect(sumUsage(again.usage.buckets, { channel: 1, from: sec('2026-11-24T08:00'), to: sec('2026-11-25T08:00') }).tokens).toBe(150);
+    expect(again.usage.signature).toBe('Asia/Shanghai|00:00,02:20,08:00');
+  });
+
+  it('starts over when the time zone changes', async () => {
     const f = fakeOneApi('new-api', { nowMs: () => NOW });
     f.add(aRow({ created_at: sec('2026-11-24T03:00'), channel: 1 }));
     const first = await ingest(emptyUsage(), { ...base, client: f.client, nowMs: NOW });
-    const moved = { ...config, budgets: [aBudget({ channel: 1, resetAt: '08:00' })] };
+    const moved = { ...config, timezone: 'Asia/Tokyo' };
     const again = await ingest(first.usage, { ...base, config: moved, client: f.client, nowMs: NOW + 60_000 });
     expect(again.stats.coldChannels).toEqual([1, 2]);
     expect(tokensOf(again.usage)).toBe(150);

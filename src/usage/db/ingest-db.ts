@@ -1,9 +1,11 @@
 import { localDay } from '../windows.js';
 import { BucketAdder, BucketClock, layoutFor, layoutSignature, type Bucket } from '../buckets.js';
 import { DEFAULT_INGEST, emptyUsage, neededFrom, type IngestInput, type IngestStats, type UsageState } from '../ingest.js';
+import { lazyIds, neededFor, planRelayout, recountFor } from '../relayout.js';
 import { checkRow } from '../rows.js';
 import type { LogDb } from './connect.js';
-import { badRows, sumSlots } from './queries.js';
+import { badRows, maxLogId, sumSlots, type SlotSum } from './queries.js';
+import { steppedBack } from '../clock-step.js';
 
 /**
  * Where the database reader stands. Times are OneAPI's clock (the created_at it stamps), except where said.
@@ -22,6 +24,14 @@ export interface DbCursor {
   /** [channel, model, bucket start (local unix s), tokens, requests] of the rows in (settledTo, readTo]. */
   tail: Array<[number, string, number, number, number]>;
   skewSec: number;
+  /**
+   * The highest log id read (ids rise in insert order in every SQL store): each cycle also reads the rows with a
+   * higher id stamped at or before settledTo, which a stepped-back clock (or a very late commit) puts there. Absent in
+   * older states, null before the first read.
+   */
+  maxId?: number | null;
+  /** OneAPI's clock (less the lag) at the last read: seeing it go back is seeing a clock step. */
+  clockAt?: number;
 }
 
 export interface DbIngestInput extends IngestInput {
@@ -48,7 +58,11 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   const tailSec = opts.sweepSpanSec || DEFAULT_TAIL_SEC;
   const layout = layoutFor(config);
   const signature = layoutSignature(layout);
-  const base = usage.signature === signature ? usage : emptyUsage(signature);
+  const sameDb = usage.dbCursor?.db === db.identity;
+  const plan = planRelayout(usage.signature, config, nowMs);
+  const ids = lazyIds(config, client);
+  const recountFrom = await recountFor(plan, { ids, channels: input.channels, firstCounted: sameDb ? usage.dbCursor?.channels : undefined, log, hadBuckets: usage.buckets.length > 0 });
+  const base = recountFrom === null ? emptyUsage(signature) : usage;
   const cursor = base.dbCursor && base.dbCursor.db === db.identity ? base.dbCursor : null;
 
   // created_at is OneAPI's clock: read by it (the Date header of this cycle's channel list), as the API source does.
@@ -56,36 +70,60 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   const skewSec = sc ? Math.round((sc.serverMs - sc.localMs) / 1000) : 0;
   const fromLocal = neededFrom(config, nowMs);
   const fromServer = fromLocal + skewSec;
-  const end = Math.max(Math.floor(nowMs / 1000) + skewSec - LAG_SEC, cursor?.readTo ?? 0);
+  const clockAt = Math.floor(nowMs / 1000) + skewSec - LAG_SEC;
+  const end = Math.max(clockAt, cursor?.readTo ?? 0);
   const settle = Math.max(end - tailSec, cursor?.settledTo ?? 0);
   const clock = new BucketClock(layout);
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'all', swept: false, coldChannels: [] };
 
   // After a long stop, nothing older than what the buckets keep is read again.
   const cutoff = Math.min(fromLocal, localDay(config.timezone, nowMs / 1000 - opts.retentionDays * 86_400).start);
-  const cold = input.channels.filter((c) => cursor?.channels[c] === undefined || cursor.channels[c] > fromLocal);
-  const warm = input.channels.filter((c) => !cold.includes(c));
-  const reads: Array<{ channels: number[]; from: number }> = [];
-  if (cold.length) reads.push({ channels: cold, from: fromServer });
-  if (warm.length && cursor) reads.push({ channels: warm, from: Math.max(cursor.settledTo + 1, cutoff + skewSec) });
+  // Channel -> LOCAL instant from which it is recounted: new channels (or whose windows now start earlier) from the
+  // windows' start, channels whose budgets renew at a new boundary from that window's local midnight (relayout.ts).
+  const recount = new Map<number, number>(recountFrom ?? []);
+  const needed = await neededFor(input, cursor?.channels, fromLocal, ids);
+  for (const c of input.channels) {
+    const first = cursor?.channels[c];
+    if (first === undefined) recount.set(c, fromLocal);
+    else if (first > needed(c)) recount.set(c, Math.min(recount.get(c) ?? Infinity, needed(c)));
+  }
+  const cold = [...recount.keys()].sort((a, b) => a - b);
+  const warm = input.channels.filter((c) => !recount.has(c));
+  const reads: Array<{ channels: number[]; from: number; to: number; idAbove?: number }> = [];
+  for (const from of new Set(recount.values())) reads.push({ channels: cold.filter((c) => recount.get(c) === from), from: from + skewSec, to: end });
+  if (warm.length && cursor) reads.push({ channels: warm, from: Math.max(cursor.settledTo + 1, cutoff + skewSec), to: end });
 
   // Every read first: nothing below changes state until all of them succeeded.
   const t0 = performance.now();
-  const results = [];
+  // Rows inserted since the last cycle but stamped in the settled part: OneAPI's clock went back (or a commit came
+  // very late). An id cursor ahead of the table (a clean-up emptied it, SQLite reused ids) would hide new rows: then
+  // this cycle reads by time only and the ids start over from its own.
+  const backSec = cursor?.clockAt !== undefined ? steppedBack(cursor.clockAt, clockAt) : 0;
+  let idsWentBack = false;
+  if (cursor?.maxId != null && warm.length) {
+    const top = await maxLogId(db);
+    stats.pages++;
+    idsWentBack = top === null || top < cursor.maxId;
+    // From the windows' start, as a cold read: what the budgets and today's report need (and few slots to cut).
+    if (!idsWentBack && top! > cursor.maxId && cursor.settledTo >= fromServer)
+      reads.push({ channels: warm, from: fromServer, to: cursor.settledTo, idAbove: cursor.maxId });
+  }
+  const results: Array<{ sums: SlotSum[]; slots: Slot[] }> = [];
   for (const r of reads) {
-    const { edges, slots } = slotsFor(clock, r.from, end, settle, skewSec);
-    const sums = await sumSlots(db, flavor, { channels: r.channels, from: r.from, to: end, edges, badFrom: cursor ? cursor.readTo + 1 : r.from });
+    const { edges, slots } = slotsFor(clock, r.from, r.to, settle, skewSec);
+    const sums = await sumSlots(db, flavor, { channels: r.channels, from: r.from, to: r.to, edges, badFrom: cursor ? cursor.readTo + 1 : r.from, idAbove: r.idAbove });
     stats.pages++;
     results.push({ sums, slots });
   }
+  let maxId = idsWentBack ? null : (cursor?.maxId ?? null);
+  for (const r of results) for (const x of r.sums) if (x.maxId !== null && (maxId === null || x.maxId > maxId)) maxId = x.maxId;
   const rejectedTotal = results.reduce((n, r) => n + r.sums.reduce((m, s) => m + s.bad, 0), 0);
   const bad = rejectedTotal > 0 ? await badRows(db, flavor, { channels: input.channels, from: cursor ? cursor.readTo + 1 : fromServer, to: end, limit: MAX_REJECT_LINES }) : [];
   stats.dbMs = Math.round(performance.now() - t0);
 
   // Now the sums become the state: drop what cold channels had, take the warm channels' old tail out, add the new.
-  const coldSet = new Set(cold);
   const warmSet = new Set(warm);
-  const buckets: Bucket[] = base.buckets.filter((b) => !(coldSet.has(b.channel) && b.start >= fromLocal));
+  const buckets: Bucket[] = base.buckets.filter((b) => !(b.start >= (recount.get(b.channel) ?? Infinity)));
   const adder = new BucketAdder(buckets);
   let replaced = 0;
   for (const [channel, model, start, tokens, requests] of cursor?.tail ?? []) {
@@ -106,6 +144,7 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   // A bucket can only shrink when OneAPI deleted rows of the tail; never below zero (the state schema refuses it).
   const kept = buckets.filter((b) => b.start >= cutoff && b.requests > 0).map((b) => (b.tokens < 0 ? { ...b, tokens: 0 } : b));
   const channels: Record<string, number> = {};
+  // As the API source: marked from fromLocal, so the check for what each channel needs is not repeated every cycle.
   for (const c of input.channels) channels[c] = Math.min(cursor?.channels[c] ?? fromLocal, fromLocal);
 
   stats.seen = added;
@@ -119,6 +158,9 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
     stats.rejected[field] = (stats.rejected[field] ?? 0) + 1;
     log?.warn({ id: raw.id, channel: raw.channel ?? raw.channel_id, field, value: c.ok ? undefined : c.rejected.value }, 'log row skipped');
   }
+  if (backSec > 0)
+    log?.warn({ backSec, readTo: cursor!.readTo, readEnd: clockAt, how: cursor!.maxId != null && !idsWentBack ? 'ids above the highest counted' : 'by time only' }, "OneAPI's clock went back; reading around it");
+  if (idsWentBack) log?.warn({ maxId: cursor!.maxId }, 'log ids went back (a log clean-up or id reuse); reading by time');
   if (rejectedTotal > bad.length) {
     stats.rejected.more = rejectedTotal - bad.length;
     log?.warn({ more: rejectedTotal - bad.length, byField: stats.rejected }, 'more log rows skipped');
@@ -128,7 +170,7 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
       signature,
       watermark: Math.max(base.watermark ?? 0, end - skewSec),
       cursor: null,
-      dbCursor: { db: db.identity, settledTo: settle, readTo: end, channels, tail, skewSec },
+      dbCursor: { db: db.identity, settledTo: settle, readTo: end, channels, tail, skewSec, maxId, clockAt },
       buckets: kept,
     },
     stats,

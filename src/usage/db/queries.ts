@@ -62,6 +62,8 @@ export interface SlotSum {
   requests: number;
   /** Quarantined rows with created_at ≥ `badFrom` (the ones not seen by an earlier cycle). */
   bad: number;
+  /** The highest log id among the group's rows, good or bad (null when the column holds none). */
+  maxId: number | null;
 }
 
 export interface SlotQuery {
@@ -72,6 +74,12 @@ export interface SlotQuery {
   /** Ascending created_at values where slots 1, 2, … start (slot 0 starts at `from`). */
   edges: number[];
   badFrom: number;
+  /**
+   * Only rows with an id above this one: the rows inserted since the last cycle, whatever they are stamped with (ids
+   * rise in insert order). The read then goes by the primary key (or the channel index, which holds the id too):
+   * the created_at bounds are kept off their index, which would scan the whole range for a few new rows.
+   */
+  idAbove?: number;
 }
 
 /**
@@ -92,10 +100,11 @@ export async function sumSlots(db: LogDb, flavor: Flavor, q: SlotQuery): Promise
         sql<number>`sum(case when ${good} then prompt_tokens + completion_tokens else 0 end)`.as('tokens'),
         sql<number>`sum(case when ${good} then 1 else 0 end)`.as('requests'),
         sql<number>`sum(case when ${good} then 0 when created_at >= ${q.badFrom} then 1 else 0 end)`.as('bad'),
+        sql<number>`max(id)`.as('max_id'),
       ])
       .where('type', '=', CONSUME)
-      .where('created_at', '>=', q.from)
-      .where('created_at', '<=', q.to)
+      .$if(q.idAbove === undefined, (w) => w.where('created_at', '>=', q.from).where('created_at', '<=', q.to))
+      .$if(q.idAbove !== undefined, (w) => w.where('id', '>', q.idAbove!).where(sql<boolean>`created_at + 0 between ${q.from} and ${q.to}`))
       .where('channel_id', 'in', q.channels)
       .groupBy(['channel_id', sql`model_key`, sql`slot`])
       .execute(),
@@ -107,7 +116,15 @@ export async function sumSlots(db: LogDb, flavor: Flavor, q: SlotQuery): Promise
     tokens: Number(r.tokens ?? 0),
     requests: Number(r.requests ?? 0),
     bad: Number(r.bad ?? 0),
+    maxId: r.max_id === null || r.max_id === undefined ? null : Number(r.max_id),
   }));
+}
+
+/** The highest log id in the table (the primary key's last entry); null when the table is empty. */
+export async function maxLogId(db: LogDb): Promise<number | null> {
+  const rows = await db.run('read the newest log id', (k) => k.selectFrom('logs').select(sql<number>`max(id)`.as('max_id')).execute());
+  const v = rows[0]?.max_id;
+  return v === null || v === undefined ? null : Number(v);
 }
 
 /**
