@@ -106,7 +106,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     for (const c of channels) state.channelNames[c.id] = c.name;
     const resolution = resolveRefs(config, channels, memory.refs);
     const named = [...new Set(resolution.ids.values())].sort((a, b) => a - b);
-    const input = { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log };
+    const input = { client, flavor: deps.flavor, config, channels: named, refIds: resolution.ids, nowMs: opts.nowMs, log };
     const read = config.usageSource === 'database' ? await readDb(state.usage, input, deps) : await ingest(state.usage, input);
     state.usage = read.usage;
     result.fetched = read.stats.counted;
