@@ -9,6 +9,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { Flavor } from '../src/oneapi/types.js';
 import type { SimLog } from '../src/sim/types.js';
+import { fillSql, upstreamDdl, type FillSpec } from './db-fill.js';
 
 /**
  * Real MariaDB and PostgreSQL servers for tests and the bench, started as `nobody` in a temp dir on 127.0.0.1 (no system service).
@@ -43,15 +44,60 @@ export function engineAvailable(e: Engine): boolean {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/** Whether nothing listens on 127.0.0.1:port now. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
+}
+
+/**
+ * A port for a database server, below Linux's ephemeral range (32768–60999): the kernel never hands those out for a
+ * listen on port 0 (every simulator, every dashboard) or as the local port of an outgoing connection (every CLI
+ * request), either of which could take a port picked from that range in the seconds before the server binds it.
+ * Under a full `npm test` that made a server fail to start, and all the tests of its engine with it.
+ */
+export async function serverPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await isFree(port)) return port;
+  }
+}
+
+/**
+ * A port that refuses database logins for as long as the test runs: a listener of our own that closes every
+ * connection at once. A port merely found free could be taken by another test before the client connects to it.
+ */
+export async function closingPort(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = createServer((sock) => sock.destroy());
+  const port = await new Promise<number>((res, rej) => {
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', () => res((server.address() as { port: number }).port));
+  });
+  return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/** How long a server may take to come up: minutes, not seconds, on a 2-core box where other suites run too. */
+const START_MS = 240_000;
+
+/**
+ * Starts a server on a fresh port until one comes up: when its port was taken meanwhile (another server of a
+ * parallel run picked it), it exits, and the next try takes another port.
+ */
+async function startListening(what: string, start: (port: number) => ChildProcess, ready: (port: number) => Promise<unknown>, errors: () => Promise<string>): Promise<{ child: ChildProcess; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await serverPort();
+    const child = start(port);
+    try {
+      await until(`${what} on port ${port}`, START_MS, () => ready(port), () => child.exitCode !== null);
+      return { child, port };
+    } catch (err) {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      if (attempt >= 3 || !/exited/.test((err as Error).message)) throw new Error(`${(err as Error).message}\n${await errors()}`);
+    }
+  }
 }
 
 const asRoot = process.getuid?.() === 0;
@@ -66,17 +112,19 @@ async function tempDir(prefix: string): Promise<string> {
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
   const [c, a] = unprivileged(cmd, args);
-  const r = spawnSync(c, a, { env: { ...process.env, LANG: 'C', LC_ALL: 'C', ...env }, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(c, a, { env: { ...process.env, LANG: 'C', LC_ALL: 'C', ...env }, encoding: 'utf8', timeout: START_MS });
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr || r.stdout}`);
 }
 
-async function until(what: string, timeoutMs: number, fn: () => Promise<unknown>): Promise<void> {
+/** Retries `fn` until it succeeds; stops at once when `gone()` (the server exited). */
+async function until(what: string, timeoutMs: number, fn: () => Promise<unknown>, gone: () => boolean = () => false): Promise<void> {
   const stop = Date.now() + timeoutMs;
   for (;;) {
     try {
       await fn();
       return;
     } catch (err) {
+      if (gone()) throw new Error(`${what}: the server exited`);
       if (Date.now() > stop) throw new Error(`${what}: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -92,40 +140,17 @@ export interface TestDb {
   /** Runs statements as the administrator. */
   exec(sql: string, params?: unknown[]): Promise<void>;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
-  /** Drops and creates `logs` shaped as the flavor's GORM model creates it, with OneAPI's indexes. */
-  createLogs(flavor: Flavor): Promise<void>;
+  /**
+   * Drops and creates `logs` from the flavor's upstream DDL (test/fixtures/oneapi-ddl), with OneAPI's indexes; with
+   * `fill`, that many generated rows are inserted before the indexes are built (fast, for millions).
+   */
+  createLogs(flavor: Flavor, fill?: { rows: number } & FillSpec): Promise<void>;
+  /** Inserts `n` generated consume rows in one statement. */
+  fill(n: number, spec: FillSpec): Promise<void>;
   insert(rows: SimLog[], flavor: Flavor): Promise<void>;
   /** Locks `logs` against reads from another session (as a migration would) until the returned function is called. */
   lockLogs(): Promise<() => Promise<void>>;
   stop(): Promise<void>;
-}
-
-function ddl(engine: Engine, flavor: Flavor): string[] {
-  const id = engine === 'mariadb' ? 'id bigint AUTO_INCREMENT PRIMARY KEY' : engine === 'postgres' ? 'id bigserial PRIMARY KEY' : 'id integer PRIMARY KEY AUTOINCREMENT';
-  const text = engine === 'mariadb' ? 'longtext' : 'text';
-  const str = engine === 'mariadb' ? "varchar(191) DEFAULT ''" : "text DEFAULT ''";
-  const cols = [
-    id,
-    'user_id bigint',
-    'created_at bigint',
-    'type bigint',
-    `content ${text}`,
-    `username ${str}`,
-    `token_name ${str}`,
-    `model_name ${str}`,
-    'quota bigint DEFAULT 0',
-    'prompt_tokens bigint DEFAULT 0',
-    'completion_tokens bigint DEFAULT 0',
-    'channel_id bigint',
-    ...(flavor === 'new-api' ? [`other ${text}`, "request_id varchar(64) DEFAULT ''"] : []),
-  ];
-  return [
-    'DROP TABLE IF EXISTS logs',
-    `CREATE TABLE logs (${cols.join(', ')})`,
-    'CREATE INDEX idx_created_at_type ON logs (created_at, type)',
-    'CREATE INDEX idx_logs_channel_id ON logs (channel_id)',
-    'CREATE INDEX idx_logs_model_name ON logs (model_name)',
-  ];
 }
 
 /** Rows as OneAPI writes them; new-api puts the upstream model name into `other` as JSON. */
@@ -146,16 +171,18 @@ const COLS = (flavor: Flavor) => `created_at, type, channel_id, model_name, prom
 /** MariaDB in a temp dir, root over its socket, `qp` with SELECT on oneapi.logs only. */
 export async function startMariaDb(): Promise<TestDb> {
   const dir = await tempDir('qp-mariadb-');
-  const port = await freePort();
   run('/usr/bin/mariadb-install-db', ['--no-defaults', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve']);
-  const [c, a] = unprivileged('/usr/sbin/mariadbd', ['--no-defaults', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${port}`, '--bind-address=127.0.0.1', `--pid-file=${dir}/pid`, `--log-error=${dir}/err.log`, '--skip-log-bin', '--innodb-buffer-pool-size=256M']);
-  const child = spawn(c, a, { stdio: 'ignore' });
   const socketPath = `${dir}/sock`;
   let admin: mysql.Connection | undefined;
-  await until('mariadb start', 60_000, async () => {
-    if (child.exitCode !== null) throw new Error(`mariadbd exited: ${await readFile(`${dir}/err.log`, 'utf8').catch(() => '')}`);
-    admin = await mysql.createConnection({ socketPath, user: 'root' });
-  });
+  const { child, port } = await startListening(
+    'mariadb start',
+    (port) => {
+      const [c, a] = unprivileged('/usr/sbin/mariadbd', ['--no-defaults', `--datadir=${dir}/data`, `--socket=${socketPath}`, `--port=${port}`, '--bind-address=127.0.0.1', `--pid-file=${dir}/pid`, `--log-error=${dir}/err.log`, '--skip-log-bin', '--innodb-buffer-pool-size=256M']);
+      return spawn(c, a, { stdio: 'ignore' });
+    },
+    async () => (admin = await mysql.createConnection({ socketPath, user: 'root' })),
+    () => readFile(`${dir}/err.log`, 'utf8').catch(() => ''),
+  );
   for (const s of [
     'CREATE DATABASE oneapi',
     `CREATE USER 'qp'@'127.0.0.1' IDENTIFIED BY '${QP_PASSWORD}'`,
@@ -183,19 +210,27 @@ export async function startMariaDb(): Promise<TestDb> {
 export async function startPostgres(): Promise<TestDb> {
   const bin = pgBin()!;
   const dir = await tempDir('qp-postgres-');
-  const port = await freePort();
+  let pgLog = '';
   run('sh', ['-c', `echo admin-pw > ${dir}/pw && '${bin}/initdb' -D '${dir}/data' -U admin --pwfile='${dir}/pw' --auth=scram-sha-256 -E UTF8 --no-sync >/dev/null`]);
-  const [c, a] = unprivileged(`${bin}/postgres`, ['-D', `${dir}/data`, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'shared_buffers=256MB']);
-  const child = spawn(c, a, { stdio: 'ignore' });
+  let port = 0;
   const connect = async (database: string) => {
     const client = new pg.Client({ host: '127.0.0.1', port, user: 'admin', password: 'admin-pw', database });
     await client.connect();
     return client;
   };
-  await until('postgres start', 60_000, async () => {
-    if (child.exitCode !== null) throw new Error('postgres exited');
-    await (await connect('postgres')).end();
-  });
+  const started = await startListening(
+    'postgres start',
+    (p) => {
+      port = p;
+      const [c, a] = unprivileged(`${bin}/postgres`, ['-D', `${dir}/data`, '-p', String(p), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'shared_buffers=256MB']);
+      const child = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr!.on('data', (d) => (pgLog = (pgLog + d).slice(-4000)));
+      return child;
+    },
+    async () => (await connect('postgres')).end(),
+    async () => pgLog,
+  );
+  const child = started.child;
   const boot = await connect('postgres');
   await boot.query('CREATE DATABASE oneapi');
   await boot.query(`CREATE ROLE qp LOGIN PASSWORD '${QP_PASSWORD}'`);
@@ -218,18 +253,20 @@ export async function startPostgres(): Promise<TestDb> {
   });
 }
 
-/** A SQLite file, as a small one-api keeps it (WAL mode). */
+/**
+ * A SQLite file as OneAPI keeps it: in rollback-journal mode (no flavor enables WAL), so a read blocks OneAPI's
+ * inserts for as long as it holds its lock.
+ */
 export async function openSqlite(): Promise<TestDb> {
   const dir = await mkdtemp(join(tmpdir(), 'qp-sqlite-'));
   const path = join(dir, 'one-api.db');
   const { default: Database } = await import('better-sqlite3');
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
+  // OneAPI's busy timeout (one-api, one-hub), for the test's own writes.
+  const db = new Database(path, { timeout: 3000 });
   return server('sqlite', 0, `sqlite://${path}`, null, dir, {
     exec: async (s, p) => void db.prepare(s).run(...((p ?? []) as unknown[])),
     query: async (s, p) => db.prepare(s).all(...((p ?? []) as unknown[])) as never,
     close: async () => void db.close(),
-    // A WAL database never blocks its readers; an exclusive transaction is what comes nearest.
     lock: async () => {
       db.exec('BEGIN EXCLUSIVE');
       return async () => void db.exec('COMMIT');
@@ -253,10 +290,16 @@ function server(
     exec: conn.exec,
     query: conn.query,
     lockLogs: conn.lock,
-    async createLogs(flavor) {
-      for (const s of ddl(engine, flavor)) await conn.exec(s);
+    async createLogs(flavor, fill) {
+      const { table, indexes } = upstreamDdl(engine, flavor);
+      for (const s of ['DROP TABLE IF EXISTS logs', ...table]) await conn.exec(s);
+      if (fill && fill.rows > 0) await conn.exec(fillSql(engine, fill.rows, fill));
+      for (const s of indexes) await conn.exec(s);
       if (engine === 'mariadb') await conn.exec(`GRANT SELECT ON oneapi.logs TO 'qp'@'127.0.0.1'`);
       if (engine === 'postgres') await conn.exec('GRANT SELECT ON logs TO qp');
+    },
+    async fill(n, spec) {
+      if (n > 0) await conn.exec(fillSql(engine, n, spec));
     },
     async insert(rows, flavor) {
       for (let i = 0; i < rows.length; i += 500) {
@@ -271,7 +314,7 @@ function server(
       if (child && child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000).unref())]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       await rm(dir, { recursive: true, force: true });

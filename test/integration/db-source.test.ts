@@ -1,10 +1,10 @@
-import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Flavor } from '../../src/oneapi/types.js';
 import type { SimLog } from '../../src/sim/types.js';
 import { runCli } from '../helpers/cli.js';
-import { DB_CHANNELS, describeWith, freePort, QP_PASSWORD, STARTERS, type Engine, type TestDb } from '../helpers/databases.js';
+import { DB_CHANNELS, describeWith, closingPort, QP_PASSWORD, STARTERS, type Engine, type TestDb } from '../helpers/databases.js';
 import { ago, DEEPSEEK, logs, world } from '../helpers/world.js';
 
 const DOUBAO = 'Doubao-Seed-Code-Preview-251028';
@@ -38,9 +38,14 @@ const statusOf = async (env: Record<string, string>): Promise<Status> => {
 };
 const usage = (s: Status) => s.budgets.map((b) => ({ budget: b.budget, used: b.used, requests: b.requests, state: b.state }));
 
+// Each test runs the CLI up to six times: under a full `npm test` on 2 cores a start-up can take seconds.
+jest.setTimeout(120_000);
+
 const worlds: Array<Awaited<ReturnType<typeof world>>> = [];
+const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const w of worlds.splice(0)) await w.sim.close();
+  for (const c of cleanups.splice(0)) await c();
 });
 
 for (const engine of ['mariadb', 'postgres', 'sqlite'] as Engine[]) {
@@ -48,8 +53,8 @@ for (const engine of ['mariadb', 'postgres', 'sqlite'] as Engine[]) {
     let db: TestDb;
     beforeAll(async () => {
       db = await STARTERS[engine]();
-    }, 120_000);
-    afterAll(async () => db?.stop());
+    }, 600_000);
+    afterAll(async () => db?.stop(), 60_000);
 
     /** A simulator with no logs at all (usage can only come from the database) and the env that points at both. */
     async function dbWorld(flavor: Flavor, extra: Record<string, string> = {}) {
@@ -120,7 +125,9 @@ for (const engine of ['mariadb', 'postgres', 'sqlite'] as Engine[]) {
     });
 
     it('a database that cannot be reached: validate exits 1, once fails and writes nothing', async () => {
-      const url = engine === 'sqlite' ? 'sqlite:///nonexistent/one-api.db' : db.url.replace(`:${db.port}/`, `:${await freePort()}/`);
+      const closing = engine === 'sqlite' ? null : await closingPort();
+      cleanups.push(async () => closing?.close());
+      const url = closing ? db.url.replace(`:${db.port}/`, `:${closing.port}/`) : 'sqlite:///nonexistent/one-api.db';
       const w = await dbWorld('one-api', { ONEAPI_DB_URL: url });
       const v = await runCli(['validate'], w.env);
       expect(v.code).toBe(1);

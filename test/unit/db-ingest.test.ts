@@ -96,10 +96,9 @@ describeWith('sqlite', title)(title, () => {
     await file.insert([row(T - 600), row(T - 300), row(T - 200)], 'one-api');
     const first = await read(emptyUsage());
     expect(first.usage.dbCursor?.maxId).toBe(3);
-    // OneAPI's SQLite table has no AUTOINCREMENT (oneapi-ddl/one-api.sqlite.sql): an emptied table hands out id 1
-    // again. This test table has it, so its sequence is reset too.
+    // one-api's SQLite table has no AUTOINCREMENT (test/fixtures/oneapi-ddl/one-api.sqlite.sql): an emptied table
+    // hands out id 1 again.
     await file.exec('DELETE FROM logs');
-    await file.exec("DELETE FROM sqlite_sequence WHERE name = 'logs'");
     await file.insert([row(T + 30, 1, 9)], 'one-api');
     const warnings: string[] = [];
     const log = { warn: (_o: unknown, m: string) => warnings.push(m), info: () => undefined } as unknown as Logger;
