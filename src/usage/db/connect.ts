@@ -38,6 +38,8 @@ export interface DbOptions {
   /** Connecting, and each read: a longer read is cancelled by the server (default 30 s). Lock waits: ≤ 10 s of it. */
   timeoutMs?: number;
   log?: Logger;
+  /** Sees every statement run, with its parameters and duration (the plan tests EXPLAIN them). */
+  onQuery?: (q: { sql: string; parameters: readonly unknown[]; ms: number }) => void;
 }
 
 /** Opens the database on first use and closes it on stop: a SIGHUP may switch usage.source either way. */

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type LogEvent } from 'kysely';
 import { createPool } from 'mysql2';
 import pg from 'pg';
 import { classify, DbError, type DbOptions, type LogDb } from './connect.js';
@@ -54,7 +54,9 @@ export function openLogDb(target: DbTarget, opts: DbOptions = {}): LogDb {
     // Read-only, so quota-pilot can never write OneAPI's file; the busy timeout rides out a checkpoint.
     dialect = new SqliteDialect({ database: async () => new (await sqliteDriver())(target.path, { readonly: true, fileMustExist: true, timeout: connectTimeout }) });
   }
-  const kysely = new Kysely<any>({ dialect }); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const onQuery = opts.onQuery;
+  const log = onQuery && ((e: LogEvent) => onQuery({ sql: e.query.sql, parameters: e.query.parameters, ms: e.queryDurationMillis }));
+  const kysely = new Kysely<any>({ dialect, log }); // eslint-disable-line @typescript-eslint/no-explicit-any
   return {
     dialect: target.dialect,
     identity: target.identity,

@@ -1,6 +1,7 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type RawBuilder } from 'kysely';
 import type { Flavor } from '../../oneapi/types.js';
 import { MAX_TOKENS } from '../rows.js';
+import { channelIn, idRanges, timeRanges, type IdRange, type TimeRange } from './chunks.js';
 import type { LogDb } from './connect.js';
 import type { Dialect } from './url.js';
 
@@ -83,11 +84,33 @@ export interface SlotQuery {
 }
 
 /**
- * One indexed range scan (created_at, then channel_id), grouped by channel, model and slot: the database does the
- * work, and the answer has O(channels × models × slots) rows whatever the traffic.
+ * One indexed range scan (created_at, or the id), grouped by channel, model and slot: the database does the work, and
+ * the answer has O(channels × models × slots) rows whatever the traffic. On SQLite it runs as short reads
+ * (chunks.ts) whose sums add up.
  */
 export async function sumSlots(db: LogDb, flavor: Flavor, q: SlotQuery): Promise<SlotSum[]> {
   if (q.channels.length === 0 || q.to < q.from) return [];
+  const merged = new Map<string, SlotSum>();
+  const add = (parts: SlotSum[]) => {
+    for (const s of parts) {
+      const key = `${s.channel}\u0000${s.model}\u0000${s.slot}`;
+      const m = merged.get(key);
+      if (!m) merged.set(key, s);
+      else {
+        m.tokens += s.tokens;
+        m.requests += s.requests;
+        m.bad += s.bad;
+        if (s.maxId !== null && (m.maxId === null || s.maxId > m.maxId)) m.maxId = s.maxId;
+      }
+    }
+  };
+  if (q.idAbove === undefined) for await (const range of timeRanges(db, q.from, q.to)) add(await sumPart(db, flavor, q, range));
+  else for (const range of idRanges(db, q.idAbove, db.dialect === 'sqlite' ? await maxLogId(db) : null)) add(await sumPart(db, flavor, q, range));
+  return [...merged.values()];
+}
+
+/** One statement of sumSlots: a created_at range, or an id range whose rows are then kept to [from, to]. */
+async function sumPart(db: LogDb, flavor: Flavor, q: SlotQuery, range: TimeRange | IdRange): Promise<SlotSum[]> {
   const good = goodExpr(db.dialect);
   const slot = q.edges.length === 0 ? sql<number>`0` : sql<number>`case ${sql.join(q.edges.map((e, i) => sql`when created_at < ${e} then ${sql.lit(i)}`), sql` `)} else ${sql.lit(q.edges.length)} end`;
   const rows = await db.run('sum logs', (k) =>
@@ -103,9 +126,8 @@ export async function sumSlots(db: LogDb, flavor: Flavor, q: SlotQuery): Promise
         sql<number>`max(id)`.as('max_id'),
       ])
       .where('type', '=', CONSUME)
-      .$if(q.idAbove === undefined, (w) => w.where('created_at', '>=', q.from).where('created_at', '<=', q.to))
-      .$if(q.idAbove !== undefined, (w) => w.where('id', '>', q.idAbove!).where(sql<boolean>`created_at + 0 between ${q.from} and ${q.to}`))
-      .where('channel_id', 'in', q.channels)
+      .where((w) => ('above' in range ? byId(w, range, q) : byTime(w, range)))
+      .where(channelIn(db, q.channels))
       .groupBy(['channel_id', sql`model_key`, sql`slot`])
       .execute(),
   );
@@ -118,6 +140,21 @@ export async function sumSlots(db: LogDb, flavor: Flavor, q: SlotQuery): Promise
     bad: Number(r.bad ?? 0),
     maxId: r.max_id === null || r.max_id === undefined ? null : Number(r.max_id),
   }));
+}
+
+type Where = ExpressionBuilder<any, 'logs'>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** On the (created_at, type) index. */
+function byTime(w: Where, r: TimeRange) {
+  return w.and([w('created_at', '>=', r.from), r.below === undefined ? w('created_at', '<=', r.to) : w('created_at', '<', r.below)]);
+}
+
+/**
+ * On the primary key (or the channel index, which holds the id too): the created_at bounds are kept off their index,
+ * which would scan the whole range for a few new rows.
+ */
+function byId(w: Where, r: IdRange, q: SlotQuery) {
+  return w.and([w('id', '>', r.above), ...(r.upTo === undefined ? [] : [w('id', '<=', r.upTo)]), sql<boolean>`created_at + 0 between ${q.from} and ${q.to}`]);
 }
 
 /** The highest log id in the table (the primary key's last entry); null when the table is empty. */
@@ -133,19 +170,23 @@ export async function maxLogId(db: LogDb): Promise<number | null> {
  */
 export async function badRows(db: LogDb, flavor: Flavor, q: { channels: number[]; from: number; to: number; limit: number }): Promise<Record<string, unknown>[]> {
   if (q.channels.length === 0 || q.to < q.from) return [];
-  const rows = await db.run('read quarantined logs', (k) =>
-    k
-      .selectFrom('logs')
-      .select(['id', 'created_at', 'type', 'channel_id', 'model_name', 'prompt_tokens', 'completion_tokens'])
-      .where('type', '=', CONSUME)
-      .where('created_at', '>=', q.from)
-      .where('created_at', '<=', q.to)
-      .where('channel_id', 'in', q.channels)
-      .where(sql<boolean>`not ${goodExpr(db.dialect)}`)
-      .orderBy('created_at')
-      .limit(q.limit)
-      .execute(),
-  );
+  const rows: Record<string, unknown>[] = [];
+  for await (const range of timeRanges(db, q.from, q.to)) {
+    const part = await db.run('read quarantined logs', (k) =>
+      k
+        .selectFrom('logs')
+        .select(['id', 'created_at', 'type', 'channel_id', 'model_name', 'prompt_tokens', 'completion_tokens'])
+        .where('type', '=', CONSUME)
+        .where((w) => byTime(w, range))
+        .where(channelIn(db, q.channels))
+        .where(sql<boolean>`not ${goodExpr(db.dialect)}`)
+        .orderBy('created_at')
+        .limit(q.limit - rows.length)
+        .execute(),
+    );
+    rows.push(...part);
+    if (rows.length >= q.limit) break;
+  }
   // PostgreSQL's bigint comes as a string: make whole-number strings numbers again, leave anything else as it is.
   const num = (v: unknown) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : typeof v === 'bigint' ? Number(v) : v);
   return rows.map((r) => ({
