@@ -50,6 +50,27 @@ describeWith('sqlite', title)(title, () => {
     expect(third.stats.counted).toBe(0);
   });
 
+  it("the id cursor moves past rows it does not count (other channels, outside the windows): a steady read never scans them again", async () => {
+    await file.insert([row(T - 3600, 1), row(T - 3000, 2)], 'one-api');
+    const first = await read(emptyUsage());
+    expect(first.usage.dbCursor?.maxId).toBe(2);
+    // 500 rows of an unbudgeted channel and of the day before, then nothing for the budgeted channels.
+    await file.insert([...Array.from({ length: 250 }, () => row(T - 60, 9)), ...Array.from({ length: 250 }, () => row(T - 3 * 86_400, 1))], 'one-api');
+    const second = await read(first.usage, NOW + 10_000);
+    expect(second.usage.dbCursor?.maxId).toBe(502);
+    expect(used(second.usage)).toEqual({ tokens: 100, requests: 1 });
+    const statements: string[] = [];
+    const watched = openLogDb(parseDbUrl(file.url), { onQuery: (q) => statements.push(q.sql) });
+    try {
+      await ingestFromDb(second.usage, { client: client(), db: watched, flavor: 'one-api', config, channels: [1, 2], nowMs: NOW + 20_000 });
+    } finally {
+      await watched.close();
+    }
+    // Nothing above 502: no read by id at all.
+    expect(statements.filter((q) => q.includes('"id" >'))).toEqual([]);
+    expect(statements.length).toBeGreaterThan(0);
+  });
+
   it('a channel new to the cursor is read from its window start; the others go on from the cursor', async () => {
     await file.insert([row(T - 3600, 1), row(T - 3600, 2)], 'one-api');
     const first = await read(emptyUsage(), NOW, [1]);

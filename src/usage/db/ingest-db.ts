@@ -100,8 +100,9 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   // this cycle reads by time only and the ids start over from its own.
   const backSec = cursor?.clockAt !== undefined ? steppedBack(cursor.clockAt, clockAt) : 0;
   let idsWentBack = false;
+  let top: number | null = null;
   if (cursor?.maxId != null && warm.length) {
-    const top = await maxLogId(db);
+    top = await maxLogId(db);
     stats.pages++;
     idsWentBack = top === null || top < cursor.maxId;
     // From the windows' start, as a cold read: what the budgets and today's report need (and few slots to cut).
@@ -117,6 +118,9 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   }
   let maxId = idsWentBack ? null : (cursor?.maxId ?? null);
   for (const r of results) for (const x of r.sums) if (x.maxId !== null && (maxId === null || x.maxId > maxId)) maxId = x.maxId;
+  // Every row up to the top id read first has been looked at (by id below the tail, by time in it), counted or not:
+  // the cursor moves past rows of other channels or outside the windows too, else each cycle would scan them again.
+  if (!idsWentBack && top !== null && (maxId === null || top > maxId)) maxId = top;
   const rejectedTotal = results.reduce((n, r) => n + r.sums.reduce((m, s) => m + s.bad, 0), 0);
   const bad = rejectedTotal > 0 ? await badRows(db, flavor, { channels: input.channels, from: cursor ? cursor.readTo + 1 : fromServer, to: end, limit: MAX_REJECT_LINES }) : [];
   stats.dbMs = Math.round(performance.now() - t0);
