@@ -128,24 +128,40 @@ async function benchEngine(engine: Engine): Promise<void> {
       pass: longest <= 1000 && failed === 0 && !wrong,
     });
 
-    // Issue 18: a steady cycle on a big table, most of it older than the windows (logs are kept for months).
-    const older = Math.max(0, BIG_ROWS - ROWS - STEADY_ROWS - inserted);
-    say(`${name}: ${num(older)} older rows, for ${num(BIG_ROWS)} in logs`);
+    // Issue 18: a steady cycle (fewer than 100 new rows, a quiet tail) on a big table, its rows older than the
+    // windows (logs are kept for months), on a table of its own and a fresh state.
+    say(`${name}: ${num(BIG_ROWS)} rows in logs, older than the windows`);
     const t0 = Date.now();
-    await fill(db, older, from - 90 * 86_400, from - 1);
-    const filledSec = (Date.now() - t0) / 1000;
-    await cycle(env, state);
+    await db.createLogs('one-api', { rows: BIG_ROWS, from: from - 90 * 86_400, to: from - 1, channels: CHANNELS.length, model: (c) => DEMO_MODELS[c] });
+    await analyze(db);
+    const filledMs = Date.now() - t0;
+    const bigState = tempDir('state');
+    const bigEnv = cliEnv(sim, cfg, bigState, { ONEAPI_DB_URL: db.url, ONEAPI_RATE_LIMIT: '6000', LOG_LEVEL: 'debug' });
+    // In the daemon, as it runs for real: `once` would count its connection's start-up (a login, session settings)
+    // as database time too.
     const t1 = nowSec();
-    await fill(db, 50, t1 - 4, t1 - 3);
-    await sleep(1500);
-    const big = await cycle(env, state);
-    if (big)
+    await fill(db, 20, Math.max(from + 1, t1 - 600), t1 - 300);
+    const quiet = startCli(['run', '--interval', '5', '--listen', 'off'], bigEnv);
+    const reads = () => lines(quiet.stdout()).filter((l) => l.msg === 'usage read');
+    const waitReads = async (n: number) => {
+      const deadline = Date.now() + 60_000;
+      while (reads().length < n && quiet.child.exitCode === null && Date.now() < deadline) await sleep(100);
+    };
+    await waitReads(2);
+    await fill(db, 50, nowSec() - 2, nowSec() - 1);
+    await waitReads(4);
+    quiet.child.kill('SIGTERM');
+    const quietRun = await quiet.done;
+    if (quietRun.code !== 0) failures.push(failure(quietRun));
+    const steadyMs = reads().slice(1).map((l) => l.dbMs ?? Infinity);
+    if (steadyMs.length >= 3)
       rows.push({
-        measure: `${name}: steady cycle (50 new rows), ${num(BIG_ROWS)} rows in logs (${sec(filledSec * 1000)} to add ${num(older)})`,
-        figure: `database ${big.dbMs} ms (cycle ${big.cycleMs} ms)`,
+        measure: `${name}: steady cycles of run (< 100 new rows), ${num(BIG_ROWS)} rows in logs (made in ${sec(filledMs)})`,
+        figure: `database ${Math.max(...steadyMs)} ms at most (${steadyMs.join(', ')} ms)`,
         goal: '≤ 50 ms of database time',
-        pass: big.dbMs <= 50,
+        pass: Math.max(...steadyMs) <= 50,
       });
+    else failures.push(`${name}: the daemon on the big table did not run 4 cycles`);
     say(`${name}: done in ${sec(Date.now() - started)}`);
   } finally {
     await sim?.close();
