@@ -11,7 +11,7 @@ import { healthOf, staleAfterMs } from '../../metrics/health.js';
 import { createMetrics } from '../../metrics/metrics.js';
 import { parseListen, startHttpServer, type HttpServer } from '../../metrics/server.js';
 import { systemClock } from '../../platform/clock.js';
-import { EnvError, flavorOf } from '../../platform/env.js';
+import { EnvError, flavorOf, redactUrl } from '../../platform/env.js';
 import { Daemon } from '../../schedule/daemon.js';
 import { alertTargets, configOrThrow, connect, context, logDbFor, type GlobalOptions } from '../context.js';
 
@@ -63,7 +63,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     throw new EnvError([`ALERT_UNREACHABLE_MINUTES must be a positive number (got "${ctx.env.ALERT_UNREACHABLE_MINUTES}")`]);
   const metrics = createMetrics();
   const { connection, client: oneapi, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
-  await checkAtStart(oneapi, config, log, () => store.load().then((s) => s.memory.refs, () => ({})));
+  await checkAtStart(oneapi, config, log, () => store.peek().then((s) => s.memory.refs, () => ({})));
   const notifier = createNotifier({ targets, log: log.child({ component: 'alerts' }) });
   const logDb = logDbFor(ctx, config);
   // The dashboard shows what the cycles saw, so a page view sends no request to OneAPI.
@@ -101,7 +101,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   let server: HttpServer | null = null;
   if (listen) server = await startHttpServer({ ...listen, metrics, log, health, routes: dashboardRoutes(board) });
   log.info(
-    { flavor: connection.flavor, baseUrl: connection.baseUrl, usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', alertTargets: targets.map((t) => t.name) },
+    { flavor: connection.flavor, baseUrl: redactUrl(connection.baseUrl), usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', alertTargets: targets.map((t) => t.name) },
     'quota-pilot started',
   );
   daemon.start();
