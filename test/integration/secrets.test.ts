@@ -188,3 +188,17 @@ describe('config', () => {
     expect(report.budgets.map((b) => [b.budget, b.used])).toEqual([[`#1/${DEEPSEEK}`, 4000], [`1/${DEEPSEEK}`, 1000]]);
   });
 });
+
+describe('one-hub', () => {
+  it('a tag whose name has a "/" (which one-hub cannot route) is skipped with a warning, and every other budget is enforced', async () => {
+    w = await world({ flavor: 'one-hub', logs: logs(3, 'GLM-4-7-251222', 30, 100_000) });
+    for (const c of w.sim.channels) if (c.id === 1 || c.id === 2) c.tag = 'volc/free';
+    const r = await runCli(['once'], w.env);
+    // volc-deepseek (#1) is a member the tag's list would have shown: unresolved, so once exits 78 naming it.
+    expect(r.code).toBe(78);
+    expect(events(r.stderr).find((e) => e.msg === 'one-hub tag not listed: its name contains "/", which one-hub cannot route')).toMatchObject({ tag: 'volc/free', listed: 2 });
+    expect(w.sim.requests.filter((q) => q.path.startsWith('/api/channel_tag/'))).toEqual([]);
+    expect(w.puts().map((p) => p.body)).toEqual([{ id: 3, priority: 10 }]);
+  });
+});
+
