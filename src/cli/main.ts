@@ -125,6 +125,7 @@ globals(program.command('run'))
   .option('--interval <seconds>', 'seconds between cycles', seconds, 60)
   .option('--dry-run', 'plan and log changes, write nothing to OneAPI')
   .option('--listen <host:port>', 'serve the dashboard, /metrics and /healthz here (a bare port means 127.0.0.1; "off" to disable)', listenAddress, '127.0.0.1:9464')
+  .option('--listen-without-token', 'allow a non-loopback --listen without QP_LISTEN_TOKEN (the page, /api and /metrics open to the network)')
   .option('--unhealthy-after <cycles>', 'failed cycles in a row after which /healthz answers 503', (v) => positive(v), 3)
   .action((o) => exitWith(commands.run().then((m) => m.runCommand(o))));
 
