@@ -174,6 +174,7 @@ program
   .option('-n, --lines <n>', 'the last N lines (journalctl -n)', (v) => positive(v))
   .option('--since <time>', 'lines since this time, e.g. "1 hour ago" or "2026-11-24 18:00" (journalctl --since)')
   .option('--unit <name>', 'the systemd unit to read', 'quota-pilot')
+  .option('--timezone <zone>', "show times in this IANA zone (default: the config's timezone, else this machine's)")
   .action((o) => exitWith(commands.logs().then((m) => m.logsCommand(o))));
 
 program
