@@ -1,22 +1,18 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { events, runCli, useCleanup, waitFor } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
-import { DEEPSEEK, logs, world } from '../helpers/world.js';
+import { DEEPSEEK, type World, logs, useWorlds } from '../helpers/world.js';
 
-type World = Awaited<ReturnType<typeof world>>;
-let w: World | undefined;
+const newWorld = useWorlds();
+let w: World;
 const t = useCleanup();
-afterEach(async () => {
-  await w?.sim.close();
-  w = undefined;
-});
 
 describe('quota-pilot init (real CLI, simulator with free and paid channels)', () => {
   it('from OneAPI alone to a validated, running daemon that demotes', async () => {
-    w = await world();
+    w = await newWorld();
     const dir = await tempDir('qp-init-');
     const env = { ...w.env, QUOTA_PILOT_CONFIG_DIR: dir };
 
@@ -49,7 +45,7 @@ describe('quota-pilot init (real CLI, simulator with free and paid channels)', (
   }, 60_000);
 
   it('--dry-run prints both files and writes nothing', async () => {
-    w = await world();
+    w = await newWorld();
     const dir = await tempDir('qp-init-');
     const r = await runCli(['init', '--dry-run', '--budget', 'paid-deepseek=500k'], { ...w.env, QUOTA_PILOT_CONFIG_DIR: dir });
     expect(r.code).toBe(0);

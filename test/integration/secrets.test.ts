@@ -1,18 +1,14 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { lstat, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/temp.js';
 import { configDir, events, finished, runCli, useCleanup, waitFor } from '../helpers/cli.js';
-import { DEEPSEEK, logs, world } from '../helpers/world.js';
+import { DEEPSEEK, type World, logs, useWorlds } from '../helpers/world.js';
 
 // Issue 18, host and secrets: what quota-pilot writes, reads, logs and serves, on the real CLI and the simulator.
-type World = Awaited<ReturnType<typeof world>>;
-let w: World | undefined;
+const newWorld = useWorlds();
+let w: World;
 const t = useCleanup();
-afterEach(async () => {
-  await w?.sim.close();
-  w = undefined;
-});
 
 /** A file the attacker wants overwritten or read, e.g. /etc/shadow. */
 async function victim(): Promise<{ path: string; text: string }> {
@@ -24,7 +20,7 @@ async function victim(): Promise<{ path: string; text: string }> {
 
 describe('files: nothing is written through a link, readers never move or write', () => {
   it('a symlink planted at the config cache temp name of the next process does not redirect its write', async () => {
-    w = await world({ logs: logs(1, DEEPSEEK, 4, 1000) });
+    w = await newWorld({ logs: logs(1, DEEPSEEK, 4, 1000) });
     const v = await victim();
     // The shell's pid is the CLI's pid after exec: exactly the temp name `<state>/config-cache.json.<pid>.tmp` it used.
     const prefix = ['sh', '-c', 'ln -s "$VICTIM" "$STATE_DIRECTORY/config-cache.json.$$.tmp" && exec "$@"', 'sh'];
@@ -35,7 +31,7 @@ describe('files: nothing is written through a link, readers never move or write'
   });
 
   it('report --svg onto a symlink replaces the link and leaves its target alone', async () => {
-    w = await world({ logs: logs(1, DEEPSEEK, 4, 1000) });
+    w = await newWorld({ logs: logs(1, DEEPSEEK, 4, 1000) });
     expect((await runCli(['once'], w.env)).code).toBe(0);
     const v = await victim();
     const out = join(await tempDir('qp-svg-'), 'report.svg');
@@ -48,7 +44,7 @@ describe('files: nothing is written through a link, readers never move or write'
   });
 
   it('status and report refuse a symlinked state.json: a clear error, nothing of its target printed, nothing moved or written', async () => {
-    w = await world();
+    w = await newWorld();
     const v = await victim();
     await symlink(v.path, join(w.state, 'state.json'));
     for (const cmd of [['status'], ['report']]) {
@@ -65,7 +61,7 @@ describe('files: nothing is written through a link, readers never move or write'
   });
 
   it('status on a state file that is not JSON: reads as empty, the file stays, its content is not quoted, no cache written', async () => {
-    w = await world();
+    w = await newWorld();
     await writeFile(join(w.state, 'state.json'), 'root:$y$j9T$SECRETHASHVALUE');
     const r = await runCli(['status'], w.env);
     expect(r.code).toBe(0);
@@ -75,7 +71,7 @@ describe('files: nothing is written through a link, readers never move or write'
   });
 
   it('a cycle (the writer, under the lock) moves a symlinked state.json aside without reading its target', async () => {
-    w = await world();
+    w = await newWorld();
     const v = await victim();
     await symlink(v.path, join(w.state, 'state.json'));
     const r = await runCli(['once'], w.env);
@@ -91,7 +87,7 @@ describe('secrets never reach the output', () => {
   const PASSWORD = 'proxy-pw-7f3a9c2e11';
 
   it('a password in ONEAPI_BASE_URL is redacted in the start log (the output scan fails the test otherwise)', async () => {
-    w = await world();
+    w = await newWorld();
     const base = w.sim.url.replace('http://', `http://qp:${PASSWORD}@`);
     const d = t.start(['run', '--interval', '60', '--listen', 'off'], { ...w.env, ONEAPI_BASE_URL: base });
     await waitFor(() => events(d.out()).some((e) => e.msg === 'quota-pilot started'), 15_000, 'the start line');
@@ -101,14 +97,14 @@ describe('secrets never reach the output', () => {
   });
 
   it('and in the bad-scheme error', async () => {
-    w = await world();
+    w = await newWorld();
     const r = await runCli(['once'], { ...w.env, ONEAPI_BASE_URL: `ftp://qp:${PASSWORD}@127.0.0.1:1` });
     expect(r.code).toBe(78);
     expect(r.stderr).toContain('ONEAPI_BASE_URL must be an http(s) URL (got "ftp://***@127.0.0.1:1")');
   });
 
   it('a token in server text that crosses the 300-character cut is removed before the cut', async () => {
-    w = await world();
+    w = await newWorld();
     const message = `upstream said: ${'x'.repeat(273)}${w.sim.token} and more`;
     w.sim.fail({ method: 'GET', times: Infinity, reply: { status: 200, body: { success: false, message, data: null } } });
     const r = await runCli(['once'], w.env);
@@ -123,7 +119,7 @@ describe('the HTTP listener', () => {
   const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers }).then(async (r) => ({ status: r.status, body: await r.text() }));
 
   it('with QP_LISTEN_TOKEN: every path but /healthz needs it (bearer or basic); a foreign Host is refused', async () => {
-    w = await world();
+    w = await newWorld();
     const d = t.start(['run', '--interval', '60', '--listen', '127.0.0.1:0'], { ...w.env, QP_LISTEN_TOKEN: TOKEN });
     await waitFor(() => events(d.out()).some((e) => e.msg === 'quota-pilot started'), 15_000, 'the start line');
     const url = String(events(d.out()).find((e) => e.msg === 'quota-pilot started')!.listen);
@@ -155,7 +151,7 @@ describe('the HTTP listener', () => {
   });
 
   it('a non-loopback --listen without QP_LISTEN_TOKEN is a config error (exit 78) before anything listens', async () => {
-    w = await world();
+    w = await newWorld();
     const r = await runCli(['run', '--listen', '0.0.0.0:0'], w.env);
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/--listen: 0\.0\.0\.0 is not a loopback address: .*Set QP_LISTEN_TOKEN .* or pass --listen-without-token/);
@@ -176,7 +172,7 @@ describe('config', () => {
   });
 
   it('channel id 1 and a channel named "1": two budgets with two keys, each with its own usage', async () => {
-    w = await world({ logs: [...logs(1, DEEPSEEK, 4, 1000), ...logs(9, DEEPSEEK, 2, 500)] });
+    w = await newWorld({ logs: [...logs(1, DEEPSEEK, 4, 1000), ...logs(9, DEEPSEEK, 2, 500)] });
     w.sim.channels.push({ id: 9, name: '1', priority: 100, status: 1, models: DEEPSEEK });
     const channels = `timezone: Asia/Shanghai\nchannels:\n  - {channel: 1, model: ${DEEPSEEK}, free_tokens: 1M}\n  - {channel: "1", model: ${DEEPSEEK}, free_tokens: 1M}\n`;
     const priorities = 'reset: {at: "02:20"}\ndefaults:\n  1: 100\n  "1": 100\n  paid-deepseek: 50\ndemoted: 10\n';
@@ -191,7 +187,7 @@ describe('config', () => {
 
 describe('one-hub', () => {
   it('a tag whose name has a "/" (which one-hub cannot route) is skipped with a warning, and every other budget is enforced', async () => {
-    w = await world({ flavor: 'one-hub', logs: logs(3, 'GLM-4-7-251222', 30, 100_000) });
+    w = await newWorld({ flavor: 'one-hub', logs: logs(3, 'GLM-4-7-251222', 30, 100_000) });
     for (const c of w.sim.channels) if (c.id === 1 || c.id === 2) c.tag = 'volc/free';
     const r = await runCli(['once'], w.env);
     // volc-deepseek (#1) is a member the tag's list would have shown: unresolved, so once exits 78 naming it.
