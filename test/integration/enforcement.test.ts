@@ -1,9 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
+import { webhookReceiver } from '../helpers/webhook.js';
 import { events, runCli, useCleanup, waitFor } from '../helpers/cli.js';
 import { DEEPSEEK, TZ, type World, logs, useWorlds, windowStart } from '../helpers/world.js';
 
@@ -35,21 +34,6 @@ async function resetDue(w: World, ids: number[], demotedAt = windowStart() - 3 *
   });
 }
 
-/** A webhook receiver on loopback that records the alerts it is sent. */
-async function receiver() {
-  const got: Json[] = [];
-  const server = http.createServer((req, res) => {
-    let data = '';
-    req.on('data', (d) => (data += d));
-    req.on('end', () => {
-      got.push(JSON.parse(data));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.add(() => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, kinds: () => got.map((g) => g.kind) };
-}
 
 describe('write-ahead restores', () => {
   it('kill -9 between the recorded reset and its write: the next start finishes the reset', async () => {
@@ -75,7 +59,7 @@ describe('write-ahead restores', () => {
   }, 60_000);
 
   it('a reset write that keeps failing is retried alone: no other channel is reset again, one alert when it begins, one when it lands', async () => {
-    const hook = await receiver();
+    const hook = await webhookReceiver(t);
     w = await newWorld();
     const env = { ...w.env, ALERT_WEBHOOK_URL: hook.url };
     await resetDue(w, [1, 3]);
@@ -132,7 +116,7 @@ describe('the scheduled reset and windows that have not renewed', () => {
 
 describe('channel names that stop resolving', () => {
   it('a repeated name stays on the channel it named; a renamed one is an error every cycle, alerted once, shown by status', async () => {
-    const hook = await receiver();
+    const hook = await webhookReceiver(t);
     w = await newWorld({ logs: logs(1, DEEPSEEK, 40, 47_000) }); // 1.88M of 1.9M
     const env = { ...w.env, ALERT_WEBHOOK_URL: hook.url };
     expect((await runCli(['once'], env)).code).toBe(0);
