@@ -29,15 +29,20 @@ export function readZone(y: YamlFile, e: Entry): string | undefined {
 
 /** A token count: a YAML number, or a string such as "1_900_000", "1,900,000", "1.9M", "500k". */
 export function readTokens(y: YamlFile, e: Entry): number | undefined {
-  const v = scalar(y, e.value);
+  return check(y, e, parseTokens(scalar(y, e.value)), TOKENS_HINT);
+}
+
+export const TOKENS_HINT = 'must be a positive whole number of tokens, e.g. 1900000, 1_900_000, "1.9M" or "500k"';
+
+/** 1900000, "1_900_000", "1,900,000", "1.9M", "500k" -> a positive whole number of tokens; undefined otherwise. */
+export function parseTokens(v: unknown): number | undefined {
   let n: number | undefined;
   if (typeof v === 'number' && Number.isSafeInteger(v)) n = v;
   if (typeof v === 'string') {
     const m = TOKENS.exec(v.trim().replace(/[_,]/g, ''));
     if (m) n = Math.round(Number(m[1]) * { '': 1, k: 1e3, m: 1e6 }[m[2].toLowerCase() as '' | 'k' | 'm']);
   }
-  const ok = n !== undefined && n > 0 && Number.isSafeInteger(n) ? n : undefined;
-  return check(y, e, ok, 'must be a positive whole number of tokens, e.g. 1900000, 1_900_000, "1.9M" or "500k"');
+  return n !== undefined && n > 0 && Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** "HH:MM" local time, zero-padded ("2:20" becomes "02:20"). */

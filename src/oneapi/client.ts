@@ -63,7 +63,7 @@ export function createClient(opts: ClientOptions): OneApiClient {
     close: () => http.close(),
 
     async listChannels(): Promise<Channel[]> {
-      return uniqueChannels(await api.listChannels(http));
+      return uniqueChannels(await api.listChannels(http, opts.logger));
     },
 
     async getChannel(id: number): Promise<Channel> {

@@ -1,3 +1,4 @@
+import { afterEach } from '@jest/globals';
 import { DateTime } from 'luxon';
 import { demoChannels } from '../../src/cli/commands/demo.js';
 import type { Flavor } from '../../src/oneapi/types.js';
@@ -51,4 +52,20 @@ export async function world(opts: { flavor?: Flavor; channels?: string; prioriti
   const priorities = () => Object.fromEntries(sim.channels.map((c) => [c.name, c.priority]));
   const puts = () => sim.requests.filter((r) => r.method === 'PUT');
   return { sim, env, cfg, state, priorities, puts };
+}
+
+export type World = Awaited<ReturnType<typeof world>>;
+
+/** Starts worlds for the tests of a file; each test's simulators are closed after it. */
+export function useWorlds(): (opts?: Parameters<typeof world>[0]) => Promise<World> {
+  let open: World[] = [];
+  afterEach(async () => {
+    for (const w of open) await w.sim.close();
+    open = [];
+  });
+  return async (opts) => {
+    const w = await world(opts);
+    open.push(w);
+    return w;
+  };
 }

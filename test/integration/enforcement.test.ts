@@ -1,22 +1,17 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
+import { webhookReceiver } from '../helpers/webhook.js';
 import { events, runCli, useCleanup, waitFor } from '../helpers/cli.js';
-import { DEEPSEEK, TZ, logs, windowStart, world } from '../helpers/world.js';
+import { DEEPSEEK, TZ, type World, logs, useWorlds, windowStart } from '../helpers/world.js';
 
 // Enforcement that a crash, a failing write, a renamed or repeated channel name, or the clock striking 02:20 in
 // the middle of a week cannot switch off (issue 16), on the real CLI against the simulator.
 
-type World = Awaited<ReturnType<typeof world>>;
-let w: World | undefined;
+const newWorld = useWorlds();
+let w: World;
 const t = useCleanup();
-afterEach(async () => {
-  await w?.sim.close();
-  w = undefined;
-});
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const stateFile = (w: World) => join(w.state, 'state.json');
@@ -39,25 +34,10 @@ async function resetDue(w: World, ids: number[], demotedAt = windowStart() - 3 *
   });
 }
 
-/** A webhook receiver on loopback that records the alerts it is sent. */
-async function receiver() {
-  const got: Json[] = [];
-  const server = http.createServer((req, res) => {
-    let data = '';
-    req.on('data', (d) => (data += d));
-    req.on('end', () => {
-      got.push(JSON.parse(data));
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.add(() => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, kinds: () => got.map((g) => g.kind) };
-}
 
 describe('write-ahead restores', () => {
   it('kill -9 between the recorded reset and its write: the next start finishes the reset', async () => {
-    w = await world();
+    w = await newWorld();
     await resetDue(w, [1]);
     w.sim.fail({ method: 'PUT', path: '/api/channel/', reply: { delayMs: 20_000 } });
     const daemon = t.start(['run', '--interval', '60', '--listen', 'off'], w.env);
@@ -79,8 +59,8 @@ describe('write-ahead restores', () => {
   }, 60_000);
 
   it('a reset write that keeps failing is retried alone: no other channel is reset again, one alert when it begins, one when it lands', async () => {
-    const hook = await receiver();
-    w = await world();
+    const hook = await webhookReceiver(t);
+    w = await newWorld();
     const env = { ...w.env, ALERT_WEBHOOK_URL: hook.url };
     await resetDue(w, [1, 3]);
     w.sim.fail({ method: 'PUT', match: (r) => (r.body as { id?: number } | undefined)?.id === 3, times: Infinity, reply: { status: 500, body: 'database is locked' } });
@@ -118,7 +98,7 @@ describe('write-ahead restores', () => {
 describe('the scheduled reset and windows that have not renewed', () => {
   it('keeps a weekly budget demoted by projection in its current week at 02:20; `reset` restores it', async () => {
     const weekly = `timezone: ${TZ}\nchannels:\n  - channel: volc-deepseek\n    model: ${DEEPSEEK}\n    free_tokens: 10M\n    window: weekly\n`;
-    w = await world({ channels: weekly, logs: logs(1, DEEPSEEK, 20, 300_000) });
+    w = await newWorld({ channels: weekly, logs: logs(1, DEEPSEEK, 20, 300_000) });
     const monday = DateTime.now().setZone(TZ).startOf('week').set({ hour: 2, minute: 20 });
     const weekStart = Math.floor((monday > DateTime.now() ? monday.minus({ weeks: 1 }) : monday).toSeconds());
     await resetDue(w, [1], Math.max(weekStart + 1, Math.floor(Date.now() / 1000) - 60));
@@ -136,8 +116,8 @@ describe('the scheduled reset and windows that have not renewed', () => {
 
 describe('channel names that stop resolving', () => {
   it('a repeated name stays on the channel it named; a renamed one is an error every cycle, alerted once, shown by status', async () => {
-    const hook = await receiver();
-    w = await world({ logs: logs(1, DEEPSEEK, 40, 47_000) }); // 1.88M of 1.9M
+    const hook = await webhookReceiver(t);
+    w = await newWorld({ logs: logs(1, DEEPSEEK, 40, 47_000) }); // 1.88M of 1.9M
     const env = { ...w.env, ALERT_WEBHOOK_URL: hook.url };
     expect((await runCli(['once'], env)).code).toBe(0);
     expect(channel(w, 1).priority).toBe(10);
@@ -173,7 +153,7 @@ describe('channel names that stop resolving', () => {
   it('run with a misspelled channel name keeps enforcing the rest, and /healthz says degraded, naming the budget', async () => {
     const channels = `channels:\n  - channel: volc-dpseek\n    free_tokens: 1000\n  - channel: volc-glm\n    model: GLM-4-7-251222\n    free_tokens: 1000\n`;
     const priorities = `reset:\n  at: "02:20"\n  timezone: ${TZ}\ndefaults:\n  volc-dpseek: 100\n  volc-glm: 100\ndemoted: 10\n`;
-    w = await world({ channels, priorities, logs: logs(3, 'GLM-4-7-251222', 5, 1000) });
+    w = await newWorld({ channels, priorities, logs: logs(3, 'GLM-4-7-251222', 5, 1000) });
     const daemon = t.start(['run', '--interval', '600', '--listen', '127.0.0.1:0'], w.env);
     await waitFor(() => events(daemon.out()).some((e) => e.msg === 'cycle done') || daemon.exitCode !== null, 15_000, 'the first cycle');
     expect([daemon.exitCode, daemon.err()]).toEqual([null, '']);

@@ -2,10 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, unlink, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { webhookReceiver } from '../helpers/webhook.js';
 import { events, finished, startCli, useCleanup, waitFor } from '../helpers/cli.js';
 import { DEEPSEEK, logs, world } from '../helpers/world.js';
 
@@ -13,21 +12,6 @@ type Child = ReturnType<typeof startCli>;
 const t = useCleanup();
 const has = (c: Child, msg: string) => () => events(c.out()).some((e) => e.msg === msg);
 
-/** A webhook receiver on loopback that records what it is sent. */
-async function receiver() {
-  const got: Array<Record<string, unknown>> = [];
-  const server = http.createServer((req, res) => {
-    let data = '';
-    req.on('data', (d) => (data += d));
-    req.on('end', () => {
-      got.push(JSON.parse(data));
-      res.end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.add(() => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got };
-}
 
 /** A live process that is not quota-pilot, killed after the test. */
 async function aLiveProcess(): Promise<number> {
@@ -76,7 +60,7 @@ describe('stale state locks and lock waits', () => {
     const pid = await aLiveProcess();
     const since = Date.now(); // after it started, as a real holder's lock is
     await writeFile(join(w.state, 'state.lock'), JSON.stringify({ pid, host: hostname(), command: 'once', since, startTicks: startTicks(pid) }));
-    const hook = await receiver();
+    const hook = await webhookReceiver(t);
     const child = t.start(['run', '--interval', '5', '--listen', '127.0.0.1:0'], { ...w.env, ALERT_WEBHOOK_URL: hook.url });
     await waitFor(has(child, 'state dir locked longer than the poll interval'), 12_000, 'the locked report');
     const base = String(events(child.out()).find((e) => e.msg === 'quota-pilot started')!.listen);

@@ -91,9 +91,19 @@ describe('logs and demo', () => {
     const once = await runCli(['once'], w.env);
     const r = spawnSync(process.execPath, [CLI, 'logs'], { input: once.stdout + once.stderr + 'not json\n', encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] INFO( \([^)]*\))?: priority changed/m);
+    // In the config's time zone (the example's is Asia/Shanghai), with its offset, like the reasons' times.
+    expect(r.stdout).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\+08:00\] INFO( \([^)]*\))?: priority changed/m);
     expect(r.stdout).toContain('not json');
     expect(r.stdout).not.toContain('{"level"');
+    const env = { PATH: process.env.PATH ?? '', QUOTA_PILOT_CONFIG_DIR: w.cfg };
+    const input = once.stdout + once.stderr;
+    const last = spawnSync(process.execPath, [CLI, 'logs', '-n', '1'], { input, encoding: 'utf8', env });
+    expect(last.stdout.trim().split('\n').filter((l) => l.startsWith('['))).toHaveLength(1);
+    const later = spawnSync(process.execPath, [CLI, 'logs', '--since', '1 hour ago'], { input: '{"level":30,"time":1000000000000,"msg":"long ago"}\n' + input, encoding: 'utf8', env });
+    expect(later.stdout).not.toContain('long ago');
+    expect(later.stdout).toContain('priority changed');
+    const none = spawnSync(process.execPath, [CLI, 'logs'], { input: '', encoding: 'utf8', env });
+    expect([none.status, none.stderr]).toEqual([1, 'no log lines on stdin\n']);
   });
 
   it('demo --speed 0 --config-dir runs without pauses or warnings, and its curl shows a server that answered', async () => {

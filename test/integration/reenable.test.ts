@@ -1,19 +1,15 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Flavor } from '../../src/oneapi/types.js';
 import { events, runCli } from '../helpers/cli.js';
-import { DEEPSEEK, TZ, windowStart, world } from '../helpers/world.js';
+import { DEEPSEEK, TZ, type World, useWorlds, windowStart } from '../helpers/world.js';
 
 // The provider's word (OneAPI auto-disabling a budgeted channel) and reenable_at_renewal, per flavor, on the real
 // CLI against the simulator.
 
-type World = Awaited<ReturnType<typeof world>>;
-let w: World | undefined;
-afterEach(async () => {
-  await w?.sim.close();
-  w = undefined;
-});
+const newWorld = useWorlds();
+let w: World;
 
 const GLM = 'GLM-4-7-251222';
 const channels = `timezone: ${TZ}\nchannels:\n  - channel: volc-deepseek\n    model: ${DEEPSEEK}\n    free_tokens: 1.9M\n    reenable_at_renewal: true\n  - channel: volc-glm\n    model: ${GLM}\n    free_tokens: 2.4M\n    reenable_at_renewal: true\n`;
@@ -21,7 +17,7 @@ const keys = [`volc-deepseek/${DEEPSEEK}`, `volc-glm/${GLM}`];
 
 describe.each<Flavor>(['one-api', 'new-api', 'one-hub'])('reenable_at_renewal on %s', (flavor) => {
   it('enables a channel OneAPI auto-disabled in an earlier window, at renewal; never one a person disabled', async () => {
-    w = await world({ flavor, channels });
+    w = await newWorld({ flavor, channels });
     expect((await runCli(['once'], w.env)).code).toBe(0);
     const ch = (id: number) => w!.sim.channels.find((c) => c.id === id)!;
     Object.assign(ch(1), { status: 3, priority: 10 }); // auto-disabled by OneAPI yesterday, and demoted
@@ -50,7 +46,7 @@ describe.each<Flavor>(['one-api', 'new-api', 'one-hub'])('reenable_at_renewal on
 
 describe('the provider stopped a budget', () => {
   it('an auto-disabled channel at 85% counts as spent: demoted, and status says so', async () => {
-    w = await world({ logs: Array.from({ length: 30 }, (_, i) => ({ created_at: Math.max(windowStart() + 1, Math.floor(Date.now() / 1000) - 300 + i), channel: 1, model_name: DEEPSEEK, prompt_tokens: 27_000, completion_tokens: 27_000 })) });
+    w = await newWorld({ logs: Array.from({ length: 30 }, (_, i) => ({ created_at: Math.max(windowStart() + 1, Math.floor(Date.now() / 1000) - 300 + i), channel: 1, model_name: DEEPSEEK, prompt_tokens: 27_000, completion_tokens: 27_000 })) });
     w.sim.channels.find((c) => c.id === 1)!.status = 3;
     const r = await runCli(['once'], w.env);
     expect(r.code).toBe(0);

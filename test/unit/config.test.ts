@@ -294,7 +294,7 @@ channels:
             resetAt: '02:20', warnAt: 0.8, demoteAt: 0.95, source: { file: 'c.yaml', line: 3, col: 14 },
           },
           {
-            key: '7/m:total', channel: 7, model: 'm', freeTokens: 5, window: 'total', resetAt: '03:05',
+            key: '#7/m:total', channel: 7, model: 'm', freeTokens: 5, window: 'total', resetAt: '03:05',
             since: '2026-11-01', warnAt: 0.5, demoteAt: 1, source: { file: 'c.yaml', line: 5, col: 14 },
             modelSource: { file: 'c.yaml', line: 6, col: 12 },
           },

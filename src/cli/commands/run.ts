@@ -9,9 +9,10 @@ import { resolveRefs } from '../../policy/resolve.js';
 import type { Logger } from 'pino';
 import { healthOf, staleAfterMs } from '../../metrics/health.js';
 import { createMetrics } from '../../metrics/metrics.js';
+import { listenAccess, type Access } from '../../metrics/access.js';
 import { parseListen, startHttpServer, type HttpServer } from '../../metrics/server.js';
 import { systemClock } from '../../platform/clock.js';
-import { EnvError, flavorOf } from '../../platform/env.js';
+import { EnvError, flavorOf, redactUrl } from '../../platform/env.js';
 import { Daemon } from '../../schedule/daemon.js';
 import { alertTargets, configOrThrow, connect, context, logDbFor, type GlobalOptions } from '../context.js';
 
@@ -20,6 +21,8 @@ export interface RunOptions extends GlobalOptions {
   dryRun?: boolean;
   /** host:port for /metrics and /healthz, or "off". */
   listen: string;
+  /** Serve a non-loopback --listen without QP_LISTEN_TOKEN (an explicit choice; warned at start). */
+  listenWithoutToken?: boolean;
   /** Failed cycles in a row after which /healthz answers 503. */
   unhealthyAfter: number;
 }
@@ -52,8 +55,10 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   const { config, warnings } = await configOrThrow(ctx, !opts.dryRun);
   for (const w of warnings) log.warn({ issue: formatIssue(w) }, 'config warning');
   let listen: { host: string; port: number } | null = null;
+  let access: Access | undefined;
   try {
     listen = opts.listen === 'off' ? null : parseListen(opts.listen);
+    if (listen) access = listenAccess(listen.host, ctx.env.QP_LISTEN_TOKEN, !!opts.listenWithoutToken);
   } catch (err) {
     throw new EnvError([`--listen: ${(err as Error).message}`]);
   }
@@ -63,7 +68,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     throw new EnvError([`ALERT_UNREACHABLE_MINUTES must be a positive number (got "${ctx.env.ALERT_UNREACHABLE_MINUTES}")`]);
   const metrics = createMetrics();
   const { connection, client: oneapi, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
-  await checkAtStart(oneapi, config, log, () => store.load().then((s) => s.memory.refs, () => ({})));
+  await checkAtStart(oneapi, config, log, () => store.peek().then((s) => s.memory.refs, () => ({})));
   const notifier = createNotifier({ targets, log: log.child({ component: 'alerts' }) });
   const logDb = logDbFor(ctx, config);
   // The dashboard shows what the cycles saw, so a page view sends no request to OneAPI.
@@ -99,9 +104,10 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     unreachableMinutes,
   });
   let server: HttpServer | null = null;
-  if (listen) server = await startHttpServer({ ...listen, metrics, log, health, routes: dashboardRoutes(board) });
+  if (listen) server = await startHttpServer({ ...listen, metrics, log, health, access, routes: dashboardRoutes(board) });
+  if (access?.warning) log.warn({ listen: server?.url, token: !!access.token }, access.warning);
   log.info(
-    { flavor: connection.flavor, baseUrl: connection.baseUrl, usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', alertTargets: targets.map((t) => t.name) },
+    { flavor: connection.flavor, baseUrl: redactUrl(connection.baseUrl), usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', listenToken: !!access?.token, alertTargets: targets.map((t) => t.name) },
     'quota-pilot started',
   );
   daemon.start();
