@@ -214,7 +214,8 @@ export async function startPostgres(): Promise<TestDb> {
   run('sh', ['-c', `echo admin-pw > ${dir}/pw && '${bin}/initdb' -D '${dir}/data' -U admin --pwfile='${dir}/pw' --auth=scram-sha-256 -E UTF8 --no-sync >/dev/null`]);
   let port = 0;
   const connect = async (database: string) => {
-    const client = new pg.Client({ host: '127.0.0.1', port, user: 'admin', password: 'admin-pw', database });
+    // A connection that hangs (something else answering on the port) fails the try instead of the whole start.
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'admin', password: 'admin-pw', database, connectionTimeoutMillis: 5000 });
     await client.connect();
     return client;
   };
