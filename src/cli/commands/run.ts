@@ -106,11 +106,6 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   let server: HttpServer | null = null;
   if (listen) server = await startHttpServer({ ...listen, metrics, log, health, access, routes: dashboardRoutes(board) });
   if (access?.warning) log.warn({ listen: server?.url, token: !!access.token }, access.warning);
-  log.info(
-    { flavor: connection.flavor, baseUrl: redactUrl(connection.baseUrl), usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', listenToken: !!access?.token, alertTargets: targets.map((t) => t.name) },
-    'quota-pilot started',
-  );
-  daemon.start();
   return new Promise<number>((resolve, reject) => {
     // A bug must not leave a half-dead daemon: log it and exit non-zero so systemd restarts us (Restart=on-failure).
     const crash = (err: unknown) => {
@@ -145,5 +140,12 @@ export async function runCommand(opts: RunOptions): Promise<number> {
       log.info({}, 'SIGHUP: reloading config');
       void daemon.reload();
     });
+    // Only now, with the handlers in place: a SIGTERM sent on seeing this line would otherwise kill the process
+    // (no handler yet means the default action) instead of stopping it cleanly.
+    log.info(
+      { flavor: connection.flavor, baseUrl: redactUrl(connection.baseUrl), usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', listenToken: !!access?.token, alertTargets: targets.map((t) => t.name) },
+      'quota-pilot started',
+    );
+    daemon.start();
   });
 }
