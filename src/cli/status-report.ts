@@ -32,7 +32,7 @@ export function statusReport(
   const resolution: Resolution = oneapiError ? { ids: resolveRefs(config, remembered).ids, problems: [] } : resolveRefs(config, channels);
   const usable = state.usage.signature === layoutSignature(layoutFor(config));
   // With the pace the daemon keeps, DESIRED shows a projected demotion as the daemon would make it.
-  const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory, pace: state.pace, usageAsOf: usable ? state.usage.watermark : null });
+  const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory, pace: state.pace, timeline: usable ? state.usage.timeline : undefined, usageAsOf: usable ? state.usage.watermark : null });
   const plan = new Map(decision.channels.map((c) => [c.id, c]));
   const budgets = decision.budgets.map((b) => {
     const p = b.channelId === null ? undefined : plan.get(b.channelId);

@@ -2,9 +2,10 @@ import type { Budget, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import type { PaceLog } from '../usage/burn.js';
 import type { Memory } from './memory.js';
-import { lookAt, projectBudget, MIN_CHECK_SEC, type Projection } from './projection.js';
+import { lookAt, projectBudget, MIN_CHECK_SEC, type ProjectInput, type Projection } from './projection.js';
 import { DateTime } from 'luxon';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
+import { seriesFor, type Timeline } from '../usage/timeline.js';
 import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
 import type { Resolution } from './resolve.js';
 import { num } from '../platform/format.js';
@@ -66,6 +67,8 @@ export interface DecideInput {
   pace?: PaceLog;
   /** Unix seconds up to which `buckets` count use; null or absent: no projection. */
   usageAsOf?: number | null;
+  /** The usage's recent minutes (API source): when present, burn rates come from it instead of `pace`. */
+  timeline?: Timeline;
 }
 
 /** "1,812,345/1,900,000 tokens (95.4%), daily window since 2026-11-24 02:20 +08:00" */
@@ -91,9 +94,13 @@ export function measureBudgets(input: Omit<DecideInput, 'memory' | 'channels'>):
     const projection =
       state === 'unresolved' || state === 'exhausted' || usageAsOf == null
         ? null
-        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, track: input.pace?.[budget.key], routingDelaySec: config.routingDelaySec });
+        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, track: input.pace?.[budget.key], timeline: timelineOf(input.timeline, channelId, budget.model), routingDelaySec: config.routingDelaySec });
     return { budget, channelId, window, used: tokens, requests, ratio, state, projection };
   });
+}
+
+function timelineOf(t: Timeline | undefined, channel: number | null, model: string | undefined): ProjectInput['timeline'] {
+  return t && channel !== null ? { series: seriesFor(t, channel, model), from: t.from } : undefined;
 }
 
 function resetMode(input: DecideInput): ResetMode {
@@ -200,7 +207,8 @@ function projectedReason(b: BudgetStatus, config: Config): string {
   const p = b.projection!;
   const at = DateTime.fromSeconds(p.reachesAt!, { zone: config.timezone }).toFormat('HH:mm:ss');
   const rate = `${num(Math.round(p.rate))} tokens/s${p.latest > p.steady ? ', recent burst' : ''}`;
-  return `budget projected to run out: projected to reach ${num(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${config.routingDelaySec} s; ${usageSummary(b)}`;
+  const lasting = p.elapsedSec >= 1 ? `; requests last ${Math.round(p.elapsedSec)} s` : '';
+  return `budget projected to run out: projected to reach ${num(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${config.routingDelaySec} s${lasting}; ${usageSummary(b)}`;
 }
 
 /** The earliest look a budget on a channel still routed to needs, not sooner than MIN_CHECK_SEC from now. */

@@ -108,7 +108,7 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     const { rejected, coldChannels, ...readStats } = read.stats;
     log.debug({ ...readStats, rejected: Object.keys(rejected).length ? rejected : undefined, coldChannels: coldChannels.length ? coldChannels : undefined, watermark: read.usage.watermark }, 'usage read');
 
-    const plan = makePlan({ config, channels, resolution, buckets: read.usage.buckets, pace: state.pace, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
+    const plan = makePlan({ config, channels, resolution, buckets: read.usage.buckets, pace: state.pace, timeline: read.usage.timeline, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
     const { decision } = plan;
     result.problems = plan.problems;
     result.decision = decision;

@@ -6,6 +6,7 @@ import { fallbacksNotBelow, silentBudgets, unservedModels } from '../policy/defe
 import { resolveRefs, type RefProblem, type Resolution } from '../policy/resolve.js';
 import type { Bucket } from '../usage/buckets.js';
 import type { PaceLog } from '../usage/burn.js';
+import type { Timeline } from '../usage/timeline.js';
 import { diff, type Change } from './apply.js';
 
 /** Everything the plan is computed from: what OneAPI shows, the counted usage, the config, the time. */
@@ -15,6 +16,8 @@ export interface PlanInput {
   buckets: Bucket[];
   /** Recent use of each budget, for burn rates. */
   pace: PaceLog;
+  /** The usage's recent minutes, for burn rates (API source). */
+  timeline?: Timeline;
   /** Unix seconds up to which `buckets` count use (null: nothing read yet). */
   usageAsOf: number | null;
   memory: Memory;
