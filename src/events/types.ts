@@ -9,7 +9,8 @@ export type EventKind =
   | 'oneapi-recovered' // OneAPI answers again after an outage that was alerted
   | 'auth-rejected' // OneAPI refused the access token
   | 'channel-auto-disabled' // OneAPI auto-disabled (status 3) a managed channel
-  | 'demotion-unmoved'; // a demoted channel kept receiving traffic well past routing_delay
+  | 'demotion-unmoved' // a demoted channel kept receiving traffic well past routing_delay
+  | 'routing-delay-disagrees'; // the routing delay measured after demotions is far from routing_delay (once)
 
 export type Severity = 'info' | 'warning' | 'critical';
 

@@ -2,6 +2,7 @@ import type { Budget, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import type { PaceLog } from '../usage/burn.js';
 import type { Memory } from './memory.js';
+import type { DelayInUse } from './routing-delay.js';
 import { lookAt, projectBudget, MIN_CHECK_SEC, type ProjectInput, type Projection } from './projection.js';
 import { DateTime } from 'luxon';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
@@ -69,6 +70,8 @@ export interface DecideInput {
   usageAsOf?: number | null;
   /** The usage's recent minutes (API source): when present, burn rates come from it instead of `pace`. */
   timeline?: Timeline;
+  /** The routing delay to project with (see routing-delay.ts); absent: config.routingDelaySec. */
+  routingDelay?: DelayInUse;
 }
 
 /** "1,812,345/1,900,000 tokens (95.4%), daily window since 2026-11-24 02:20 +08:00" */
@@ -94,7 +97,7 @@ export function measureBudgets(input: Omit<DecideInput, 'memory' | 'channels'>):
     const projection =
       state === 'unresolved' || state === 'exhausted' || usageAsOf == null
         ? null
-        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, track: input.pace?.[budget.key], timeline: timelineOf(input.timeline, channelId, budget.model), routingDelaySec: config.routingDelaySec });
+        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, track: input.pace?.[budget.key], timeline: timelineOf(input.timeline, channelId, budget.model), routingDelaySec: input.routingDelay?.sec ?? config.routingDelaySec });
     return { budget, channelId, window, used: tokens, requests, ratio, state, projection };
   });
 }
@@ -151,7 +154,7 @@ export function decide(input: DecideInput): Decision {
     const key = String(ch.id);
     const remembered = memory.demoted[key];
     if (exhausted.length > 0 || due.length > 0) {
-      const why = exhausted.length > 0 ? `budget exhausted: ${usageSummary(exhausted[0])}` : projectedReason(due[0], config);
+      const why = exhausted.length > 0 ? `budget exhausted: ${usageSummary(exhausted[0])}` : projectedReason(due[0], config, input.routingDelay);
       if (ch.priority > config.demoted) {
         plan.desired = config.demoted;
         plan.reason = why;
@@ -203,12 +206,13 @@ function restoreCause(mine: BudgetStatus[], memory: Memory, remembered: Memory['
 }
 
 /** "budget projected to run out: projected to reach 1,900,000 at 22:53:10 (at 1,234 tokens/s); routing delay 60 s; …" */
-function projectedReason(b: BudgetStatus, config: Config): string {
+function projectedReason(b: BudgetStatus, config: Config, delay: DelayInUse | undefined): string {
   const p = b.projection!;
   const at = DateTime.fromSeconds(p.reachesAt!, { zone: config.timezone }).toFormat('HH:mm:ss');
   const rate = `${num(Math.round(p.rate))} tokens/s${p.latest > p.steady ? ', recent burst' : ''}`;
   const lasting = p.elapsedSec >= 1 ? `; requests last ${Math.round(p.elapsedSec)} s` : '';
-  return `budget projected to run out: projected to reach ${num(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${config.routingDelaySec} s${lasting}; ${usageSummary(b)}`;
+  const routing = delay?.source === 'measured' ? `${delay.sec} s, ${delay.text}` : `${delay?.sec ?? config.routingDelaySec} s`;
+  return `budget projected to run out: projected to reach ${num(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${routing}${lasting}; ${usageSummary(b)}`;
 }
 
 /** The earliest look a budget on a channel still routed to needs, not sooner than MIN_CHECK_SEC from now. */

@@ -5,6 +5,7 @@ import type { AlertEvent } from '../events/types.js';
 import type { Flavor, OneApiClient } from '../oneapi/types.js';
 import { usageSummary, type Decision } from '../policy/decide.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
+import { delayDisagreement, delayInUse, measureDelays, type DelayInUse } from '../policy/routing-delay.js';
 import type { Memory } from '../policy/memory.js';
 import type { StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
@@ -59,6 +60,8 @@ export interface CycleResult {
   memory: Memory;
   /** What to alert about (never in a dry run). */
   events: AlertEvent[];
+  /** The routing delay this cycle planned with, and where it came from. */
+  routingDelay?: DelayInUse;
 }
 
 /**
@@ -85,6 +88,8 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
   }
 }
 
+const nowSecOf = (ms: number) => Math.floor(ms / 1000);
+
 async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleResult> {
   const { client, config, store, log } = deps;
   const started = Date.now();
@@ -108,7 +113,12 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     const { rejected, coldChannels, ...readStats } = read.stats;
     log.debug({ ...readStats, rejected: Object.keys(rejected).length ? rejected : undefined, coldChannels: coldChannels.length ? coldChannels : undefined, watermark: read.usage.watermark }, 'usage read');
 
-    const plan = makePlan({ config, channels, resolution, buckets: read.usage.buckets, pace: state.pace, timeline: read.usage.timeline, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
+    // The demotions of earlier cycles that the rows now settle are measured before this cycle plans with the delay.
+    const baseUrl = client.baseUrl ?? '';
+    state.routing = measureDelays(state.routing, { baseUrl, memory, timeline: read.usage.timeline, readEnd: read.usage.watermark });
+    const routingDelay = delayInUse(config, state.routing.instances[baseUrl], deps.flavor);
+    result.routingDelay = routingDelay;
+    const plan = makePlan({ config, channels, resolution, buckets: read.usage.buckets, pace: state.pace, timeline: read.usage.timeline, routingDelay, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
     const { decision } = plan;
     result.problems = plan.problems;
     result.decision = decision;
@@ -141,8 +151,11 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
       state.memory = result.ok ? decision.memory : { ...decision.memory, lastResetAt: memory.lastResetAt };
       result.memory = state.memory;
       if (result.ok) logReset(log, config, decision, result.applied);
-      const detected = detectEvents({ config, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace });
-      result.events = detected.events;
+      const detected = detectEvents({ config: { ...config, routingDelaySec: routingDelay.sec }, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace });
+      const disagreed = delayDisagreement(routingDelay, state.routing, nowSecOf(opts.nowMs));
+      state.routing = disagreed.log;
+      result.events = [...detected.events, ...disagreed.events];
+      for (const e of disagreed.events) log.warn(e.fields, 'measured routing delay disagrees with routing_delay');
       for (const e of detected.events) if (e.kind === 'demotion-unmoved') log.error({ ...e.fields, detail: e.text }, 'demotion did not move the traffic');
       state.alerts = detected.memory;
       if (!result.ok) result.error = new Error(`${applied.failed.length} of ${result.changes.length} priority changes failed`);

@@ -7,6 +7,7 @@ import { resolveRefs, type RefProblem, type Resolution } from '../policy/resolve
 import type { Bucket } from '../usage/buckets.js';
 import type { PaceLog } from '../usage/burn.js';
 import type { Timeline } from '../usage/timeline.js';
+import type { DelayInUse } from '../policy/routing-delay.js';
 import { diff, type Change } from './apply.js';
 
 /** Everything the plan is computed from: what OneAPI shows, the counted usage, the config, the time. */
@@ -18,6 +19,8 @@ export interface PlanInput {
   pace: PaceLog;
   /** The usage's recent minutes, for burn rates (API source). */
   timeline?: Timeline;
+  /** The routing delay in use (measured, configured or the flavor's). */
+  routingDelay?: DelayInUse;
   /** Unix seconds up to which `buckets` count use (null: nothing read yet). */
   usageAsOf: number | null;
   memory: Memory;

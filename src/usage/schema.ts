@@ -16,6 +16,8 @@ function badSeries(t: unknown): Problem | undefined {
   for (let i = 0; i < tokens.length; i++)
     for (const [name, xs] of [['tokens', tokens], ['requests', requests], ['elapsed', elapsed]] as const)
       if (!isNum((xs as unknown[])[i]) || ((xs as number[])[i] as number) < 0) return { path: [name, i], message: `expected a number ≥ 0, got ${JSON.stringify((xs as unknown[])[i])}` };
+  const { starts } = t as Record<string, unknown>;
+  if (starts !== undefined && (!Array.isArray(starts) || !starts.every(isNum))) return { path: ['starts'], message: 'expected an array of numbers' };
   return undefined;
 }
 

@@ -17,6 +17,11 @@ export interface Series {
   requests: number[];
   /** Summed durations of the requests (elapsed_time), seconds. */
   elapsed: number[];
+  /**
+   * The two latest request starts (created_at − elapsed_time, LOCAL seconds), newest first: after a demotion they
+   * show when OneAPI's routing stopped sending new requests here (policy/routing-delay.ts). Absent in older states.
+   */
+  starts?: number[];
 }
 
 export interface Timeline {
@@ -33,6 +38,7 @@ const slotOf = (sec: number): number => Math.floor(sec / SLOT_SEC) * SLOT_SEC;
 /** This cycle's rows per (channel, model) and minute, before they are merged into the stored timeline. */
 export class TimelineDelta {
   readonly slots = new Map<string, Map<number, [number, number, number]>>();
+  readonly starts = new Map<string, number[]>();
 
   /** Adds one row: its LOCAL instant, tokens and duration in seconds (0 when the row has none). */
   add(channel: number, model: string, localSec: number, tokens: number, elapsedSec: number): void {
@@ -45,7 +51,14 @@ export class TimelineDelta {
       s[1] += 1;
       s[2] += elapsedSec;
     } else series.set(slot, [tokens, 1, elapsedSec]);
+    this.starts.set(key, latestTwo(this.starts.get(key), [localSec - elapsedSec]));
   }
+}
+
+/** The two largest of `a` and `b`, largest first, in tenths of a second. */
+function latestTwo(a: readonly number[] | undefined, b: readonly number[]): number[] {
+  const all = [...(a ?? []), ...b.map((x) => Math.round(x * 10) / 10)].sort((x, y) => y - x);
+  return all.slice(0, 2);
 }
 
 /**
@@ -56,8 +69,11 @@ export class TimelineDelta {
 export function mergeTimeline(old: Timeline | undefined, delta: TimelineDelta, p: { horizon: number; coveredFrom: number; dropFrom: ReadonlyMap<number, number> }): Timeline {
   const horizon = slotOf(p.horizon);
   const acc = new Map<string, Map<number, [number, number, number]>>();
+  const begun = new Map<string, number[]>();
   for (const [key, s] of Object.entries(old?.series ?? {})) {
     const drop = p.dropFrom.get(channelOf(key)) ?? Infinity;
+    const kept = (s.starts ?? []).filter((x) => x < drop);
+    if (kept.length > 0) begun.set(key, kept);
     const slots = new Map<number, [number, number, number]>();
     for (let i = 0; i < s.tokens.length; i++) {
       const at = s.from + i * SLOT_SEC;
@@ -65,6 +81,7 @@ export function mergeTimeline(old: Timeline | undefined, delta: TimelineDelta, p
     }
     if (slots.size > 0) acc.set(key, slots);
   }
+  for (const [key, xs] of delta.starts) begun.set(key, latestTwo(begun.get(key), xs));
   for (const [key, slots] of delta.slots) {
     const into = acc.get(key) ?? acc.set(key, new Map()).get(key)!;
     for (const [at, [t, r, e]] of slots) {
@@ -88,6 +105,8 @@ export function mergeTimeline(old: Timeline | undefined, delta: TimelineDelta, p
       // Tenths of a second: enough for a median duration, and short in the state file.
       s.elapsed[i] = Math.round(e * 10) / 10;
     }
+    const st = begun.get(key);
+    if (st) s.starts = st;
     series[key] = s;
   }
   return { from: Math.max(horizon, old ? old.from : slotOf(p.coveredFrom)), series };

@@ -71,22 +71,22 @@ describe('mergeTimeline', () => {
     for (const r of rows) d.add(...r);
     return d;
   };
-  const old: Timeline = { from: 0, series: { '1:m': { from: 600, tokens: [10, 20, 30], requests: [1, 1, 1], elapsed: [1, 2, 3] }, '2:m': { from: 600, tokens: [5], requests: [1], elapsed: [0] } } };
+  const old: Timeline = { from: 0, series: { '1:m': { from: 600, tokens: [10, 20, 30], requests: [1, 1, 1], elapsed: [1, 2, 3], starts: [780, 700] }, '2:m': { from: 600, tokens: [5], requests: [1], elapsed: [0] } } };
 
   it('adds the rows per minute, keeps the minutes from the horizon on, drops empty series', () => {
     const t = mergeTimeline(old, delta([[1, 'm', 790, 7, 1.25], [1, 'm', 845, 3, 0], [3, 'x', 700, 1, 0]]), { horizon: 660, coveredFrom: 0, dropFrom: new Map() });
     expect(t).toEqual({
       from: 660,
       series: {
-        '1:m': { from: 660, tokens: [20, 30, 7, 3], requests: [1, 1, 1, 1], elapsed: [2, 3, 1.3, 0] },
-        '3:x': { from: 660, tokens: [1], requests: [1], elapsed: [0] },
+        '1:m': { from: 660, tokens: [20, 30, 7, 3], requests: [1, 1, 1, 1], elapsed: [2, 3, 1.3, 0], starts: [845, 788.8] }, // a start is created_at − elapsed
+        '3:x': { from: 660, tokens: [1], requests: [1], elapsed: [0], starts: [700] },
       },
     });
   });
 
   it('a recounted channel keeps only the minutes before its recount, the rest comes from the read', () => {
     const t = mergeTimeline(old, delta([[1, 'm', 720, 100, 0]]), { horizon: 0, coveredFrom: 0, dropFrom: new Map([[1, 660]]) });
-    expect(t.series['1:m']).toEqual({ from: 600, tokens: [10, 0, 100], requests: [1, 0, 1], elapsed: [1, 0, 0] });
+    expect(t.series['1:m']).toEqual({ from: 600, tokens: [10, 0, 100], requests: [1, 0, 1], elapsed: [1, 0, 0], starts: [720] });
     expect(t.series['2:m'].tokens).toEqual([5]);
   });
 
