@@ -67,10 +67,11 @@ export function context(opts: GlobalOptions, logFd: 1 | 2): Context {
 
 /**
  * Loads both YAML files; throws ConfigError (exit 78) on any error, before any request is sent. `cache` keeps the
- * validated config in the state dir (off for a dry run, which writes nothing).
+ * validated config in the state dir (off for a dry run, which writes nothing; 'read' for status and report, which
+ * use a cache they find and never write one).
  */
-export async function configOrThrow(ctx: Context, cache = true): Promise<{ config: Config; warnings: ConfigIssue[] }> {
-  const loaded = await loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env), cacheDir: cache ? ctx.stateDir : undefined });
+export async function configOrThrow(ctx: Context, cache: boolean | 'read' = true): Promise<{ config: Config; warnings: ConfigIssue[] }> {
+  const loaded = await loadConfig(ctx.configDir, { flavor: flavorOf(ctx.env), cacheDir: cache ? ctx.stateDir : undefined, cacheReadOnly: cache === 'read' });
   const errors = loaded.issues.filter((i) => i.severity === 'error');
   if (errors.length || !loaded.config) throw new ConfigError(errors);
   return { config: loaded.config, warnings: loaded.issues.filter((i) => i.severity === 'warning') };

@@ -118,6 +118,7 @@ const commands = {
   validate: () => import('./commands/validate.js'),
   logs: () => import('./commands/logs.js'),
   demo: () => import('./commands/demo.js'),
+  init: () => import('./commands/init.js'),
 };
 
 globals(program.command('run'))
@@ -125,6 +126,7 @@ globals(program.command('run'))
   .option('--interval <seconds>', 'seconds between cycles', seconds, 60)
   .option('--dry-run', 'plan and log changes, write nothing to OneAPI')
   .option('--listen <host:port>', 'serve the dashboard, /metrics and /healthz here (a bare port means 127.0.0.1; "off" to disable)', listenAddress, '127.0.0.1:9464')
+  .option('--listen-without-token', 'allow a non-loopback --listen without QP_LISTEN_TOKEN (the page, /api and /metrics open to the network)')
   .option('--unhealthy-after <cycles>', 'failed cycles in a row after which /healthz answers 503', (v) => positive(v), 3)
   .action((o) => exitWith(commands.run().then((m) => m.runCommand(o))));
 
@@ -181,5 +183,13 @@ program
   .option('--config-dir <dir>', 'use channels.yaml and priorities.yaml from here instead of the shipped examples')
   .option('--keep', 'afterwards keep the state, the simulator and the dashboard, until Ctrl-C, to try status, report and the page')
   .action((o) => exitWith(commands.demo().then((m) => m.demoCommand(o))));
+
+globals(program.command('init'))
+  .description("write a starter channels.yaml and priorities.yaml from OneAPI's channels (asks on a terminal)")
+  .option('--budget <channel[=tokens]>', 'a free channel (name or id) and its free tokens a day; without =tokens, the known allowance of its model (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--timezone <zone>', 'IANA zone of the windows and the nightly reset', 'Asia/Shanghai')
+  .option('--force', 'overwrite existing files')
+  .option('--dry-run', 'print the files, write nothing')
+  .action((o) => exitWith(commands.init().then((m) => m.initCommand(o))));
 
 program.parseAsync().catch(fail);

@@ -26,8 +26,12 @@ export function cycleSummary(name: string, r: CycleResult, dryRun: boolean): str
     return out.join('\n');
   }
   for (const p of r.problems) out.push(`problem: ${p.source.file}:${p.source.line} ${p.message}`);
+  for (const n of r.notes) out.push(`warning: ${n.source.file}:${n.source.line} ${n.message}`);
+  for (const c of r.decision.stranded) out.push(`problem: channel ${c.id} ${c.name} is at demoted (${c.priority}) and nothing restores it: "${c.ref}" no longer resolves to it`);
+  for (const c of r.decision.channels) if (c.hold) out.push(`  channel ${c.id} ${c.name}: ${c.hold}`);
   for (const w of r.decision.warnings) out.push(`warning: ${w.budget.key} reached ${(w.ratio * 100).toFixed(1)}% of its free tokens`);
-  if (r.decision.reset === 'due' || r.decision.reset === 'forced') out.push('nightly reset: defaults restored except for exhausted channels');
+  if (r.decision.reset === 'due') out.push('nightly reset: defaults restored, except channels still exhausted or demoted in a window that has not renewed');
+  if (r.decision.reset === 'forced') out.push('reset: defaults restored except for exhausted channels');
   if (r.decision.reset === 'first-run') out.push('first run: the last nightly reset is counted as done');
   if (r.changes.length === 0) out.push(`${head}: no priority changes needed`);
   else {
@@ -35,6 +39,9 @@ export function cycleSummary(name: string, r: CycleResult, dryRun: boolean): str
     out.push(...r.changes.map(changeLine));
   }
   for (const f of r.failed) out.push(`  FAILED channel ${f.change.id}: ${f.error.message}`);
+  for (const e of r.enables) out.push(`  channel ${e.id} ${e.name}: enable${dryRun ? ' (planned)' : ''}  (${e.reason})`);
+  for (const f of r.enableFailed) out.push(`  FAILED to enable channel ${f.enable.id}: ${f.error.message}`);
+  for (const c of r.decision.channels) if (c.off && c.status === 3) out.push(`  channel ${c.id} ${c.name}: ${c.off}`);
   if (dryRun) {
     out.push('plan for every managed channel:');
     for (const c of r.decision.channels)

@@ -30,7 +30,7 @@ export function statusReport(
   const channels = 'error' in live ? [] : live.channels;
   // Without OneAPI, budgets are matched to channels by the names the last cycle saw, so usage is still told.
   const remembered = rememberedChannels(state);
-  const resolution: Resolution = oneapiError ? { ids: resolveRefs(config, remembered).ids, problems: [] } : resolveRefs(config, channels);
+  const resolution: Resolution = oneapiError ? { ids: resolveRefs(config, remembered, state.memory.refs).ids, problems: [] } : resolveRefs(config, channels, state.memory.refs);
   const usable = state.usage.signature === layoutSignature(layoutFor(config));
   // The delay the daemon plans with: measured at the OneAPI the last cycle spoke to, configured, or the flavor's.
   const routingDelay = delayInUse(config, state.routing.instances[state.routing.baseUrl ?? ''], flavor);
@@ -60,6 +60,8 @@ export function statusReport(
       tokensPerHour: pr.tokensPerHour,
       /** When the free tokens run out at the window's average pace (unix seconds), if that is before it renews. */
       runsOutAt: pr.beforeWindowEnds || b.window.end === Infinity ? pr.runsOutAt : null,
+      /** The provider stopped it this window (OneAPI auto-disabled its channel) at this count: spent. */
+      stoppedAt: b.stopped ?? null,
     };
   });
   const channelRows = decision.channels.map((c) => ({
@@ -72,6 +74,8 @@ export function statusReport(
     desiredPriority: c.desired,
     autoDisabled: c.status === 3,
     status: c.status,
+    /** Why an auto-disabled channel stays off, or that it is enabled again at renewal. */
+    off: c.status === 3 ? (c.enable ?? c.off ?? null) : null,
   }));
   return {
     stateFile,
@@ -86,7 +90,11 @@ export function statusReport(
     /** Seconds until OneAPI routes by a priority change, as the daemon projects with it, and where that came from. */
     routingDelay: { seconds: routingDelay.sec, source: routingDelay.source, text: routingDelay.text },
     modelField: MODEL_SOURCE[flavor],
-    problems: resolution.problems.map(formatRefProblem),
+    problems: [
+      ...resolution.problems.map((p) => `${formatRefProblem(p)}: not enforced`),
+      ...decision.stranded.map((c) => `channel ${c.id} ${c.name} is at demoted (${c.priority}) and nothing restores it: "${c.ref}" named it before and no longer resolves to it`),
+      ...(resolution.notes ?? []).map(formatRefProblem),
+    ],
     budgets,
     channels: channelRows,
   };
@@ -95,7 +103,7 @@ export function statusReport(
 export type StatusReport = ReturnType<typeof statusReport>;
 
 /** The report as a table for people. */
-export function renderStatus(r: StatusReport, config: Config): string {
+export function renderStatus(r: StatusReport, config: Config, color = false): string {
   const tz = config.timezone;
   const rows = r.budgets.map((b) => [
     `${b.name}${typeof b.channel === 'number' ? ` (#${b.channel})` : ''}`,
@@ -105,7 +113,7 @@ export function renderStatus(r: StatusReport, config: Config): string {
     num(b.budgetTokens),
     b.percent.toFixed(1),
     num(b.requests),
-    b.state,
+    b.state === 'unresolved' ? 'UNRESOLVED' : b.state,
     runsOut(b, tz),
     b.observedPriority === null ? '?' : String(b.observedPriority),
     b.desiredPriority === null ? '?' : String(b.desiredPriority),
@@ -118,6 +126,8 @@ export function renderStatus(r: StatusReport, config: Config): string {
     String(c.desiredPriority),
     c.autoDisabled ? 'AUTO-DISABLED by OneAPI' : c.status === 1 ? 'enabled' : c.status === 2 ? 'disabled by hand' : `status ${c.status}`,
   ]);
+  // Not enforced is the one thing that must stand out: red on a terminal, capitals everywhere.
+  const red = (line: string) => (color && /\bUNRESOLVED\b|^problem:/.test(line) ? `\x1b[31m${line}\x1b[0m` : line);
   return [
     table(['BUDGET', 'MODEL', 'WINDOW', 'USED', 'FREE', '%', 'REQUESTS', 'STATE', 'RUNS OUT', 'PRIO', 'DESIRED'], rows),
     '',
@@ -130,8 +140,14 @@ export function renderStatus(r: StatusReport, config: Config): string {
     `routing:     ${r.routingDelay.seconds} s delay (${r.routingDelay.text})`,
     ...(r.budgets.some((b) => b.model) ? [`models:      per-model budgets matched on ${r.modelField} (${r.flavor} logs)`] : []),
     `state:       ${stateLine(r.stateFile)}`,
+    ...r.budgets.filter((b) => b.stoppedAt).map((b) => `spent:       ${b.budget}: the provider stopped it at ${num(b.stoppedAt!.used)} of ${num(b.budgetTokens)} tokens (${formatLocal(b.stoppedAt!.at, tz)}); lower free_tokens?`),
+    ...r.channels.filter((c) => c.off).map((c) => `off:         ${c.name} (#${c.channel}): ${c.off}`),
     ...r.problems.map((p) => `problem:     ${p}`),
-  ].join('\n');
+  ]
+    .join('\n')
+    .split('\n')
+    .map(red)
+    .join('\n');
 }
 
 /** The state file read, or where none was found and where the systemd service keeps its own. */

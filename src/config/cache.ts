@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFileNoFollow, writeFileDurable } from '../platform/files.js';
 import type { LoadedConfig } from './parse-config.js';
 
 const FILE = 'config-cache.json';
@@ -28,23 +29,24 @@ function loaderCode(): Promise<string> {
  * The validated config for exactly these file contents, from `<dir>/config-cache.json` when an earlier run already
  * validated them, else from `compute` (and then kept). Parsing YAML is the costly part of a short-lived command
  * with thousands of budgets; the cache is keyed by the texts and the loader's code, so it cannot go stale. Only
- * a config without errors is kept; a cache that cannot be read or written is ignored.
+ * a config without errors is kept; a cache that cannot be read or written is ignored. `write: false` (status,
+ * report: commands that only read) uses a cache it finds and never writes one. The cache is read without following
+ * a symlink and written through a random exclusive temp file and a rename (platform/files.ts), so a link planted at
+ * either name cannot redirect the read or the write of a root `quota-pilot status`.
  */
-export async function cachedConfig(dir: string, inputs: string[], compute: () => Promise<LoadedConfig>): Promise<LoadedConfig> {
+export async function cachedConfig(dir: string, inputs: string[], compute: () => Promise<LoadedConfig>, write = true): Promise<LoadedConfig> {
   const key = createHash('sha256').update(inputs.join('\u0000')).update(await loaderCode()).digest('hex');
   const path = join(dir, FILE);
   try {
-    const hit = JSON.parse(await readFile(path, 'utf8')) as { key?: string; loaded?: LoadedConfig };
+    const hit = JSON.parse(await readFileNoFollow(path)) as { key?: string; loaded?: LoadedConfig };
     if (hit.key === key && hit.loaded?.config) return hit.loaded;
   } catch {
     // missing or unreadable: compute
   }
   const loaded = await compute();
-  if (loaded.config) {
-    const tmp = `${path}.${process.pid}.tmp`;
-    await mkdir(dirname(path), { recursive: true })
-      .then(() => writeFile(tmp, JSON.stringify({ key, loaded })))
-      .then(() => rename(tmp, path))
+  if (loaded.config && write) {
+    await mkdir(dir, { recursive: true })
+      .then(() => writeFileDurable(path, JSON.stringify({ key, loaded })))
       .catch(() => undefined);
   }
   return loaded;

@@ -47,6 +47,7 @@ function readBudget(y: YamlFile, e: Entry): BudgetDraft | undefined {
   if (m.has('window')) b.window = get('window', (v) => r.readWindow(y, v));
   if (m.has('warn_at')) b.warnAt = get('warn_at', (v) => r.readFraction(y, v));
   if (m.has('demote_at')) b.demoteAt = get('demote_at', (v) => r.readFraction(y, v));
+  if (m.has('reenable_at_renewal')) b.reenableAtRenewal = get('reenable_at_renewal', (v) => r.readBool(y, v));
   for (const k of BUDGET_SCHEMA.required) {
     if (!m.has(k)) y.error(b.at.entry, join(e.path, k), `required: ${REQUIRED[k] ?? k}`);
   }
@@ -124,11 +125,39 @@ function readPrioritiesFile(y: YamlFile, d: Draft): { at?: string; timezone?: st
   return reset;
 }
 
+/**
+ * A budget's key, which names it in the state, metrics labels and alert memory: `<name>[/<model>][:<window>]`, and
+ * for a channel given by id `#<id>…`, so channel 7 and a channel named "7" never share one. Names keep the form
+ * they always had (the keys already stored stay valid).
+ */
+export function budgetKey(channel: number | string, model: string | undefined, window: string): string {
+  return `${typeof channel === 'number' ? `#${channel}` : channel}${model ? `/${model}` : ''}${window !== 'daily' ? `:${window}` : ''}`;
+}
+
+/**
+ * Two budgets whose keys are the same text would share their memory; a name can still make one (a name "#7", or a
+ * name with a "/" next to a model), so it is an error at the later budget, not a silent merge.
+ */
+function keyCollisions(budgets: Budget[]): ConfigIssue[] {
+  const seen = new Map<string, Budget>();
+  const issues: ConfigIssue[] = [];
+  budgets.forEach((b, i) => {
+    const first = seen.get(b.key);
+    if (!first) return void seen.set(b.key, b);
+    issues.push({
+      severity: 'error',
+      ...b.source,
+      key: `channels[${i}].channel`,
+      message: `this budget's key "${b.key}" is also the key of the budget on line ${first.source.line}; they would share their state: give the channel by id or rename it in OneAPI`,
+    });
+  });
+  return issues;
+}
+
 function toBudget(b: BudgetDraft, resetAt: string): Budget {
   const window = b.window!;
-  const key = `${b.channel}${b.model ? `/${b.model}` : ''}${window !== 'daily' ? `:${window}` : ''}`;
   return {
-    key,
+    key: budgetKey(b.channel!, b.model, window),
     channel: b.channel!,
     ...(b.model !== undefined && { model: b.model }),
     freeTokens: b.freeTokens!,
@@ -137,6 +166,7 @@ function toBudget(b: BudgetDraft, resetAt: string): Budget {
     ...(window === 'total' && { since: b.since }),
     warnAt: b.warnAt!,
     demoteAt: b.demoteAt!,
+    ...(b.reenableAtRenewal && { reenableAtRenewal: true }),
     source: b.at.channel,
     ...(b.at.model && { modelSource: b.at.model }),
   };
@@ -164,12 +194,17 @@ export function parseTexts(
     (a, b) => order.indexOf(a.file) - order.indexOf(b.file) || a.line - b.line || a.col - b.col,
   );
   if (issues.some((i) => i.severity === 'error') || !timezone || !reset?.at) return { issues };
+  const budgets = d.budgets!.map((b) => toBudget(b, reset.at!));
+  const collisions = keyCollisions(budgets);
+  if (collisions.length) return { issues: [...issues, ...collisions] };
   const config: Config = {
+    flavor: d.flavor,
     timezone,
-    budgets: d.budgets!.map((b) => toBudget(b, reset.at!)),
+    budgets,
     reset: { at: reset.at, timezone: reset.timezone ?? timezone },
     defaults: d.defaults!,
     demoted: d.demoted!.value,
+    demotedSource: d.demoted!.at,
     routingDelaySec: typeof d.routingDelay === 'number' ? d.routingDelay : DEFAULT_ROUTING_DELAY[d.flavor],
     routingDelayAuto: typeof d.routingDelay !== 'number',
     ...(d.usageSource && { usageSource: d.usageSource }),

@@ -1,4 +1,4 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Document, Node, Pair } from 'yaml';
 import type { ConfigIssue, Source } from './types.js';
 
@@ -62,6 +62,12 @@ export type FileText = string | null | { readError: string };
 const at1 = (file: string) => ({ file, line: 1, col: 1 });
 
 /**
+ * Aliases (`*x`) one file may use: each is resolved by a walk of the document, so thousands of them cost seconds of
+ * blocked event loop (validate, a SIGHUP reload). yaml's own toJS stops at 100 (its maxAliasCount) for the same reason.
+ */
+export const MAX_ALIASES = 100;
+
+/**
  * Parses one YAML file. Syntax errors, a missing file and an empty file give `Unreadable`.
  * Duplicate keys are checked here rather than by `yaml` itself, so they come with a dotted path.
  */
@@ -85,6 +91,19 @@ export function readYaml(file: string, text: FileText, hint: string): YamlFile |
         message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''),
       })),
     };
+  }
+  let aliases = 0;
+  let excess: Node | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (++aliases <= MAX_ALIASES) return undefined;
+      excess = node;
+      return visit.BREAK;
+    },
+  });
+  if (excess) {
+    const { line, col } = lines.linePos(excess.range?.[0] ?? 0);
+    return { issues: [{ severity: 'error', file, line, col, key: '(yaml)', message: `more than ${MAX_ALIASES} aliases (*name) in one file; quota-pilot expands at most ${MAX_ALIASES}: write the values out` }] };
   }
   const y = new YamlFile(file, doc, lines);
   if (y.root === null) return fail(`file is empty; ${hint}`);

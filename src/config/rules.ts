@@ -29,15 +29,20 @@ export function readZone(y: YamlFile, e: Entry): string | undefined {
 
 /** A token count: a YAML number, or a string such as "1_900_000", "1,900,000", "1.9M", "500k". */
 export function readTokens(y: YamlFile, e: Entry): number | undefined {
-  const v = scalar(y, e.value);
+  return check(y, e, parseTokens(scalar(y, e.value)), TOKENS_HINT);
+}
+
+export const TOKENS_HINT = 'must be a positive whole number of tokens, e.g. 1900000, 1_900_000, "1.9M" or "500k"';
+
+/** 1900000, "1_900_000", "1,900,000", "1.9M", "500k" -> a positive whole number of tokens; undefined otherwise. */
+export function parseTokens(v: unknown): number | undefined {
   let n: number | undefined;
   if (typeof v === 'number' && Number.isSafeInteger(v)) n = v;
   if (typeof v === 'string') {
     const m = TOKENS.exec(v.trim().replace(/[_,]/g, ''));
     if (m) n = Math.round(Number(m[1]) * { '': 1, k: 1e3, m: 1e6 }[m[2].toLowerCase() as '' | 'k' | 'm']);
   }
-  const ok = n !== undefined && n > 0 && Number.isSafeInteger(n) ? n : undefined;
-  return check(y, e, ok, 'must be a positive whole number of tokens, e.g. 1900000, 1_900_000, "1.9M" or "500k"');
+  return n !== undefined && n > 0 && Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** "HH:MM" local time, zero-padded ("2:20" becomes "02:20"). */
@@ -71,6 +76,12 @@ export function readFraction(y: YamlFile, e: Entry): number | undefined {
   const v = scalar(y, e.value);
   const ok = typeof v === 'number' && v > 0 && v <= 1 ? v : undefined;
   return check(y, e, ok, 'must be a fraction above 0 and at most 1, e.g. 0.8');
+}
+
+/** true or false (YAML 1.2: not yes/no). */
+export function readBool(y: YamlFile, e: Entry): boolean | undefined {
+  const v = scalar(y, e.value);
+  return check(y, e, typeof v === 'boolean' ? v : undefined, 'must be true or false');
 }
 
 /** A whole number of seconds from 0 to 3600. */
@@ -123,6 +134,7 @@ export interface BudgetDraft {
   sinceGiven: boolean;
   warnAt?: number;
   demoteAt?: number;
+  reenableAtRenewal?: boolean;
   /** Positions of values, by YAML key; `entry` is the list item. */
   at: Record<string, Source>;
 }

@@ -40,6 +40,11 @@ const budget = {
     since: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'YYYY-MM-DD: the day a window: total starts counting.' },
     warn_at: fraction(0.8, 'Share of the budget at which to warn.'),
     demote_at: fraction(0.95, 'Share of the budget at which to demote the channel.'),
+    reenable_at_renewal: {
+      type: 'boolean',
+      default: false,
+      description: 'Enable the channel again when this window renews if OneAPI auto-disabled it (status 3) in an earlier window; never a channel disabled by hand.',
+    },
   },
   // A total window has no renewal: it needs its start.
   if: { required: ['window'], properties: { window: { const: 'total' } } },

@@ -1,3 +1,5 @@
+import type { Flavor } from '../oneapi/types.js';
+
 /** How a config file names a channel: a number is an id, a string is a name. */
 export type ChannelRef = number | string;
 
@@ -25,6 +27,8 @@ export interface Budget {
   since?: string;
   warnAt: number;
   demoteAt: number;
+  /** Enable the channel again at this window's renewal when OneAPI auto-disabled it (status 3) in an earlier one. */
+  reenableAtRenewal?: boolean;
   source: Source;
   /** Where `model` was written, for messages about it. */
   modelSource?: Source;
@@ -38,12 +42,16 @@ export interface DefaultPriority {
 
 /** The validated, normalised contents of channels.yaml and priorities.yaml. */
 export interface Config {
+  /** The OneAPI flavor the config was read for (ONEAPI_FLAVOR): it decides which model names are errors. */
+  flavor: Flavor;
   /** IANA zone for budget windows. */
   timezone: string;
   budgets: Budget[];
   reset: { at: string; timezone: string };
   defaults: DefaultPriority[];
   demoted: number;
+  /** Where `demoted` is set in priorities.yaml, for the problems it causes. */
+  demotedSource: Source;
   /**
    * Seconds from a priority write until OneAPI routes by it (its channel cache): the number in the config, else the
    * flavor's default (DEFAULT_ROUTING_DELAY). A demotion is sent this long before the budget is projected to run out.

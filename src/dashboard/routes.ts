@@ -35,13 +35,13 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 /** The same object `status --json` prints, from the state file and the channels the last cycle listed. */
 export async function dashboardStatus(d: DashboardDeps): Promise<StatusReport> {
   const exists = existsSync(d.store.path);
-  const state = await d.store.load();
+  const state = await d.store.peek();
   return statusReport(d.config(), state, d.watch.live(), d.now(), d.flavor, { path: d.store.path, exists });
 }
 
 /** The same object `report --json --days N` prints. */
 export async function dashboardReport(d: DashboardDeps, days: number): Promise<DailyReport> {
-  return reportFromState(d.config(), await d.store.load(), d.watch.listed(), d.now(), days);
+  return reportFromState(d.config(), await d.store.peek(), d.watch.listed(), d.now(), days);
 }
 
 /**

@@ -32,9 +32,9 @@ td[data-field=model]{white-space:normal;overflow-wrap:anywhere;min-width:9rem}
 td.low{color:var(--warn);font-weight:600}td.pending{color:var(--bad);font-weight:600}
 .bar{display:inline-block;width:48px;height:8px;margin-right:.4rem;background:var(--line);border-radius:4px;overflow:hidden;vertical-align:middle}
 .bar span{display:block;height:100%;background:var(--ok)}
-.bar .warning{background:var(--warn)}.bar .exhausted{background:var(--bad)}.bar .unresolved{background:var(--grey)}
+.bar .warning{background:var(--warn)}.bar .exhausted{background:var(--bad)}.bar .unresolved{background:var(--bad)}
 .state{padding:0 .45rem;border-radius:4px;font-size:.8rem;font-weight:600;color:#fff;background:var(--ok)}
-.state.warning{background:var(--warn)}.state.exhausted{background:var(--bad)}.state.unresolved{background:var(--grey)}
+.state.warning{background:var(--warn)}.state.exhausted{background:var(--bad)}.state.unresolved{background:var(--bad)}
 .legend{display:flex;flex-wrap:wrap;gap:.3rem 1rem;font-size:.82rem;color:var(--muted);margin-bottom:.5rem}
 .legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:-1px;border-radius:2px}
 .legend i.dash{height:0;border-top:2px dashed var(--bad);border-radius:0}

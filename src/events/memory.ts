@@ -9,8 +9,10 @@ export const alertMemorySchema = z.object({
   autoDisabled: z.array(z.number().int()),
   /** Channel id -> when it was demoted but kept receiving traffic, once announced (unix seconds). */
   unmoved: recordOf<number>(isNum, 'a number').default({}),
+  /** Config channel references announced as not resolving, until they resolve again. */
+  unresolved: z.array(z.string()).default([]),
 });
 
 export type AlertMemory = z.infer<typeof alertMemorySchema>;
 
-export const emptyAlertMemory = (): AlertMemory => ({ projected: {}, autoDisabled: [], unmoved: {} });
+export const emptyAlertMemory = (): AlertMemory => ({ projected: {}, autoDisabled: [], unmoved: {}, unresolved: [] });

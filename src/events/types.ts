@@ -10,6 +10,10 @@ export type EventKind =
   | 'auth-rejected' // OneAPI refused the access token
   | 'channel-auto-disabled' // OneAPI auto-disabled (status 3) a managed channel
   | 'demotion-unmoved' // a demoted channel kept receiving traffic well past routing_delay
+  | 'budget-stopped' // OneAPI auto-disabled a budgeted channel before its budget was spent by the logs (once per window)
+  | 'channel-reenabled' // an auto-disabled channel was enabled again when its window renewed (reenable_at_renewal)
+  | 'budget-unresolved' // a channel the config names is not (exactly once) in OneAPI: its budgets are not enforced
+  | 'state-locked' // the daemon has waited longer than its poll interval for the state lock (once per episode)
   | 'routing-delay-disagrees'; // the routing delay measured after demotions is far from routing_delay (once)
 
 export type Severity = 'info' | 'warning' | 'critical';

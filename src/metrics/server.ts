@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { refusal, type Access } from './access.js';
 import type { Metrics } from './metrics.js';
 
 /** What startHttpServer needs: where to listen, what to serve, where to log. */
@@ -10,6 +11,8 @@ export interface HttpServerOptions {
   metrics: Metrics;
   health: () => { ok: boolean; body: Record<string, unknown> };
   log: Logger;
+  /** Host check and credential (access.ts listenAccess); none when undefined. */
+  access?: Access;
   /** More read-only routes (the dashboard); undefined for a path they do not serve. */
   routes?: (url: URL) => Promise<{ status: number; type: string; body: string } | undefined>;
 }
@@ -54,11 +57,12 @@ export function parseListen(s: string): { host: string; port: number } {
 }
 
 /**
- * Serves GET /metrics (Prometheus text), GET /healthz (200 or 503 JSON) and `routes`; 404 otherwise. Never throws
- * on a request.
+ * Serves GET /metrics (Prometheus text), GET /healthz (200 or 503 JSON) and `routes`; 404 otherwise; with
+ * `access`, a foreign Host is refused (403) and a missing or wrong credential too (401, except on /healthz). Never
+ * throws on a request.
  */
 export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
-  const { metrics, health, log, routes } = opts;
+  const { metrics, health, log, routes, access } = opts;
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err, method: req.method, path: req.url }, 'metrics server request failed');
@@ -71,6 +75,11 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    const refused = access && refusal(access, path, req.headers);
+    if (refused) {
+      if (refused.status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="quota-pilot", charset="UTF-8"');
+      return send(res, refused.status, 'text/plain; charset=utf-8', refused.body);
+    }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
     if (path === '/metrics') return send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
     if (path === '/healthz') {

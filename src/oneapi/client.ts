@@ -3,7 +3,7 @@ import { flavorApi, toChannel, uniqueChannels } from './flavors.js';
 import { createHttp } from './http.js';
 import { readLogs } from './log-reader.js';
 import { channelRow, ignored } from './schemas.js';
-import { DEFAULT_RATE_LIMIT, type Channel, type Flavor, type LogQuery, type LogReadOptions, type OneApiClient } from './types.js';
+import { DEFAULT_RATE_LIMIT, OneApiError, type Channel, type Flavor, type LogQuery, type LogReadOptions, type OneApiClient } from './types.js';
 
 /** How to reach one OneAPI-family server. */
 export interface ClientOptions {
@@ -64,7 +64,7 @@ export function createClient(opts: ClientOptions): OneApiClient {
     close: () => http.close(),
 
     async listChannels(): Promise<Channel[]> {
-      return uniqueChannels(await api.listChannels(http));
+      return uniqueChannels(await api.listChannels(http, opts.logger));
     },
 
     async getChannel(id: number): Promise<Channel> {
@@ -84,6 +84,18 @@ export function createClient(opts: ClientOptions): OneApiClient {
       // Exactly these two keys: GORM's struct update skips zero values, so this touches only `priority`.
       // `models` would make one-hub rewrite every column; `status` is refused by newer new-api; `key` is secret.
       await http.request({ method: 'PUT', path: '/api/channel/', body: { id, priority }, check: ignored });
+    },
+
+    async enableChannel(id: number): Promise<void> {
+      assertInt('channel id', id);
+      const put = () => http.request({ method: 'PUT', path: '/api/channel/', body: { id, status: 1 }, check: ignored });
+      if (opts.flavor !== 'new-api') return void (await put());
+      try {
+        await http.request({ method: 'POST', path: `/api/channel/${id}/status`, route: 'POST /api/channel/:id/status', body: { status: 1 }, check: ignored });
+      } catch (err) {
+        if (!(err instanceof OneApiError && err.status === 404)) throw err;
+        await put();
+      }
     },
 
     readLogs(q: LogQuery, onPage: (rows: unknown[]) => void, readOpts?: LogReadOptions) {

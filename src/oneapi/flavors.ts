@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Http } from './http.js';
 import { pageNewApi, pageOneHub } from './paging.js';
 import { channelRow, oneHubChannelRow, plainPage, splitModels, tagList, type ChannelRow } from './schemas.js';
@@ -5,7 +6,7 @@ import type { Channel, Flavor } from './types.js';
 
 /** What differs between flavors in listing channels (logs: see log-reader.ts). */
 export interface FlavorApi {
-  listChannels(http: Http): Promise<Channel[]>;
+  listChannels(http: Http, log?: Logger): Promise<Channel[]>;
 }
 
 /** A channel row as quota-pilot keeps it (the secret `key` was never copied out of the answer). */
@@ -38,11 +39,20 @@ const newApi: FlavorApi = {
 };
 
 const oneHub: FlavorApi = {
-  // The list shows one row per tag unless asked otherwise, so each tag's members are fetched separately.
-  async listChannels(http) {
+  // The list shows one row per tag (its highest id) whatever the filters, so each tag's members are fetched
+  // separately, by a path that names the tag.
+  async listChannels(http, log) {
     const rows = await pageOneHub(http, '/api/channel/', {}, oneHubChannelRow);
     const tags = [...new Set(rows.map((r) => r.tag).filter((t): t is string => !!t))];
     for (const tag of tags) {
+      // one-hub's gin engine keeps UseRawPath off (gin.New's default): it routes on the decoded path, so %2F is a
+      // "/" again, no route matches and the answer is a 404. No other endpoint lists a tag's members, so only the
+      // tag's own row is known; budgets on its other channels do not resolve, and say so (a skipped tag, not a
+      // failed listing: every other budget is still enforced).
+      if (tag.includes('/')) {
+        log?.warn({ tag, listed: rows.find((r) => r.tag === tag)?.id }, 'one-hub tag not listed: its name contains "/", which one-hub cannot route');
+        continue;
+      }
       const members = await http.request({
         method: 'GET',
         path: `/api/channel_tag/${encodeURIComponent(tag)}/list`,

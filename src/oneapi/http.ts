@@ -26,7 +26,7 @@ export interface HttpOptions {
  * what the caller keeps of it or throws a message naming the bad place (see schemas.ts and log-reader.ts).
  */
 export interface RequestSpec<T> {
-  method: 'GET' | 'PUT';
+  method: 'GET' | 'PUT' | 'POST';
   path: string;
   /** Low-cardinality label for onRequest, e.g. 'GET /api/channel/:id'. Defaults to `METHOD path`. */
   route?: string;

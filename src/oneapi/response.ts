@@ -40,7 +40,7 @@ function parseEnvelope(body: string): Envelope | undefined {
   if (typeof o.success !== 'boolean') return undefined;
   return {
     success: o.success,
-    message: typeof o.message === 'string' ? o.message.slice(0, MAX_SERVER_TEXT) : '',
+    message: typeof o.message === 'string' ? o.message : '',
     code: typeof o.code === 'string' ? o.code : undefined,
     data: o.data,
   };
@@ -57,7 +57,8 @@ function looksLikeAuth(env: Envelope): boolean {
 export function interpret(answer: RawAnswer, endpoint: string, scrub: (s: string) => string): Interpreted {
   const { status } = answer;
   const env = parseEnvelope(answer.body);
-  const said = env?.message ? `: ${scrub(env.message)}` : '';
+  // Scrubbed before it is cut: a token that crosses the cut would otherwise survive in part.
+  const said = env?.message ? `: ${scrub(env.message).slice(0, MAX_SERVER_TEXT)}` : '';
   const fail = (kind: OneApiError['kind'], message: string): Interpreted => ({
     ok: false,
     error: new OneApiError(message, kind, endpoint, status),

@@ -73,6 +73,12 @@ export interface OneApiClient {
   /** PUT /api/channel/ with a body of exactly {id, priority}. */
   setPriority(id: number, priority: number): Promise<void>;
   /**
+   * Enables a channel (status 1): `PUT /api/channel/ {id, status: 1}` on one-api and one-hub; on new-api
+   * `POST /api/channel/:id/status {status: 1}`, the only way newer versions take, and the PUT where that route is
+   * missing (404, older versions).
+   */
+  enableChannel(id: number): Promise<void>;
+  /**
    * Streams the raw rows of consume logs in `q`, newest first, page by page, to `onPage` (rows are not checked:
    * the caller quarantines bad ones). Throws if any page fails; rows already delivered must then be discarded.
    */

@@ -39,6 +39,21 @@ export function environment(dir: string, env: NodeJS.ProcessEnv = process.env): 
   return { ...file, ...env };
 }
 
+/**
+ * `url` with any user:password@ replaced by `***@`, for logs and messages: a password in ONEAPI_BASE_URL (a reverse
+ * proxy's basic auth) must not reach the journal. Works on text that is not a valid URL too (an error echoes it).
+ */
+export function redactUrl(url: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  const start = scheme ? scheme[0].length : 0;
+  const rest = url.slice(start);
+  // The authority ends at the first / ? or #; its userinfo, if any, ends at its last @.
+  const end = rest.search(/[/?#]/);
+  const authority = end < 0 ? rest : rest.slice(0, end);
+  const at = authority.lastIndexOf('@');
+  return at < 0 ? url : `${url.slice(0, start)}***${rest.slice(at)}`;
+}
+
 /** The flavor alone: config validation needs it before any connection is made. */
 export function flavorOf(env: Record<string, string | undefined>): Flavor {
   const f = env.ONEAPI_FLAVOR || 'one-api';
@@ -50,7 +65,7 @@ export function readConnection(env: Record<string, string | undefined>): Connect
   const problems: string[] = [];
   const baseUrl = (env.ONEAPI_BASE_URL ?? '').trim().replace(/\/+$/, '');
   if (!baseUrl) problems.push('ONEAPI_BASE_URL is not set (e.g. http://127.0.0.1:3000)');
-  else if (!/^https?:\/\/[^/]+/.test(baseUrl)) problems.push(`ONEAPI_BASE_URL must be an http(s) URL (got "${baseUrl}")`);
+  else if (!/^https?:\/\/[^/]+/.test(baseUrl)) problems.push(`ONEAPI_BASE_URL must be an http(s) URL (got "${redactUrl(baseUrl)}")`);
   const accessToken = (env.ONEAPI_ACCESS_TOKEN ?? '').trim();
   if (!accessToken) problems.push("ONEAPI_ACCESS_TOKEN is not set (an admin's access token, from OneAPI's personal settings)");
   const flavor = env.ONEAPI_FLAVOR || 'one-api';

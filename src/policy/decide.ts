@@ -1,14 +1,14 @@
-import type { Budget, Config } from '../config/types.js';
+import type { Budget, ChannelRef, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import type { PaceLog } from '../usage/burn.js';
-import type { Memory } from './memory.js';
+import type { Memory, PendingWrite } from './memory.js';
 import type { DelayInUse } from './routing-delay.js';
 import { lookAt, projectBudget, MIN_CHECK_SEC, type ProjectInput, type Projection } from './projection.js';
 import { DateTime } from 'luxon';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
 import { seriesFor, type Timeline } from '../usage/timeline.js';
-import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
-import type { Resolution } from './resolve.js';
+import { formatLocal, lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
+import { rememberRefs, type Resolution } from './resolve.js';
 import { num } from '../platform/format.js';
 
 export type BudgetState = 'ok' | 'warning' | 'exhausted' | 'unresolved';
@@ -24,6 +24,8 @@ export interface BudgetStatus {
   state: BudgetState;
   /** Where the recent burn rate takes it (null: not projected, e.g. exhausted, unresolved or no usage read yet). */
   projection: Projection | null;
+  /** Set when the provider stopped it in this window (OneAPI auto-disabled its channel): spent, whatever the logs say. */
+  stopped?: { used: number; at: number };
 }
 
 /** What quota-pilot wants for one channel it manages, and why. */
@@ -36,6 +38,21 @@ export interface ChannelPlan {
   desired: number;
   /** Why desired differs from observed; null when nothing is to be done. */
   reason: string | null;
+  /** Why a write the rules would otherwise make is held back (the reset keeping a channel demoted). */
+  hold?: string;
+  /** Set when the channel, auto-disabled by OneAPI in an earlier window, is to be enabled again (reenable_at_renewal). */
+  enable?: string;
+  /** Why an auto-disabled channel stays off (no reenable_at_renewal, or its window has not renewed). */
+  off?: string;
+}
+
+/** A channel quota-pilot followed under a config name that no longer resolves, found at `demoted`. */
+export interface Stranded {
+  id: number;
+  name: string;
+  priority: number;
+  ref: ChannelRef;
+  budgets: string[];
 }
 
 /** Whether this cycle is the nightly reset. */
@@ -54,6 +71,8 @@ export interface Decision {
   nextCheckAt: number | null;
   /** Memory to keep if the plan is carried out. */
   memory: Memory;
+  /** Channels left at `demoted` by a reference that stopped resolving (reported every cycle). */
+  stranded: Stranded[];
 }
 
 export interface DecideInput {
@@ -117,21 +136,34 @@ function resetMode(input: DecideInput): ResetMode {
  * The whole policy, pure: from config, observed channels and usage, the priority each managed channel should have
  * and why. The rules, first match wins (the README has them as a table):
  * 1. a budget is exhausted (use >= demote_at): `demoted` (again, if raised by hand; left alone if set lower);
- * 2. the nightly reset (scheduled or forced): the default priority;
+ * 2. the nightly reset (scheduled or forced): the default priority, except (scheduled) a channel quota-pilot demoted
+ *    in a budget window that has not renewed;
  * 3. the channel is at `demoted` and its quota is available again: the default, whether or not the state remembers
  *    demoting it, when its window renewed (since the last cycle, or since quota-pilot demoted it) or when there is
  *    no memory at all (state lost);
  * 4. anything else, including a manual priority other than `demoted`: left alone.
+ * A restore (2, 3) is recorded in the memory before its write and redone, alone, until OneAPI shows it; a person
+ * changing the channel meanwhile cancels it.
  */
 export function decide(input: DecideInput): Decision {
   const { config, resolution, channels, nowMs } = input;
   const nowSec = Math.floor(nowMs / 1000);
   const budgets = measureBudgets(input);
+  const stopped = providerStopped(budgets, channels, input.memory.stopped, nowSec);
   const reset = resetMode(input);
+  const resetting = reset === 'due' || reset === 'forced';
   // Shallow copies: the maps' keys are set and deleted below, their values are replaced, never changed.
-  const memory: Memory = { ...input.memory, warned: { ...input.memory.warned }, demoted: { ...input.memory.demoted }, windows: {} };
+  const memory: Memory = {
+    ...input.memory,
+    warned: { ...input.memory.warned },
+    demoted: { ...input.memory.demoted },
+    windows: {},
+    pending: {},
+    refs: rememberRefs(resolution, input.memory.refs),
+    stopped,
+  };
   if (reset === 'first-run') memory.lastResetAt = lastOccurrence(config.reset.at, config.reset.timezone, nowMs);
-  if (reset === 'due' || reset === 'forced') memory.lastResetAt = nowSec;
+  if (resetting) memory.lastResetAt = nowSec;
 
   const defaults = new Map<number, number>();
   for (const d of config.defaults) {
@@ -153,30 +185,45 @@ export function decide(input: DecideInput): Decision {
     const plan: ChannelPlan = { id: ch.id, name: ch.name, status: ch.status, observed: ch.priority, default: def, desired: ch.priority, reason: null };
     const key = String(ch.id);
     const remembered = memory.demoted[key];
+    const pend = input.memory.pending[key];
+    // A restore of an earlier cycle still to finish: redone alone while OneAPI shows what it showed when planned.
+    const retry = pend !== undefined && ch.priority === pend.from && ch.priority !== pend.to ? pend : undefined;
+    const restore = (to: number, cause: PendingWrite['cause'], why: string) => {
+      plan.desired = to;
+      plan.reason = why;
+      memory.pending[key] = { to, from: ch.priority, cause, at: nowSec, reason: why, tries: 0 };
+    };
     if (exhausted.length > 0 || due.length > 0) {
-      const why = exhausted.length > 0 ? `budget exhausted: ${usageSummary(exhausted[0])}` : projectedReason(due[0], config, input.routingDelay);
+      const why = exhausted.length > 0 ? exhaustedReason(exhausted[0], config) : projectedReason(due[0], config, input.routingDelay);
       if (ch.priority > config.demoted) {
         plan.desired = config.demoted;
         plan.reason = why;
       }
       if (plan.desired === config.demoted) memory.demoted[key] = remembered ?? { at: nowSec, reason: why };
-    } else if (def !== null && (reset === 'due' || reset === 'forced')) {
-      if (ch.priority !== def) {
-        plan.desired = def;
-        plan.reason = `${reset === 'due' ? 'nightly reset' : 'reset'}: default priority restored` + renewedNote(mine);
+    } else if (def !== null && resetting && ch.priority !== def) {
+      const held = reset === 'due' && ch.priority === config.demoted ? heldAtReset(mine, remembered) : null;
+      if (held) plan.hold = `nightly reset: kept at demoted, ${held}`;
+      else {
+        restore(def, 'reset', `${reset === 'due' ? 'nightly reset' : 'reset'}: default priority restored` + renewedNote(mine));
+        delete memory.demoted[key];
       }
+    } else if (def !== null && resetting) {
       delete memory.demoted[key];
+    } else if (retry) {
+      plan.desired = retry.to;
+      plan.reason = `${retry.reason} (again: ${retry.tries} earlier write${retry.tries === 1 ? '' : 's'} not shown by OneAPI)`;
+      memory.pending[key] = retry;
     } else if (def !== null && ch.priority === config.demoted && ch.priority !== def && mine.length > 0) {
       const why = restoreCause(mine, input.memory, remembered, reset);
       if (why) {
-        plan.desired = def;
-        plan.reason = `free quota renewed${renewedNote(mine, ': ')} (${why})`;
+        restore(def, 'renewed', `free quota renewed${renewedNote(mine, ': ')} (${why})`);
         delete memory.demoted[key];
       }
     } else if (remembered) {
       // Changed by hand since we demoted it: no longer ours to restore.
       delete memory.demoted[key];
     }
+    if (ch.status === 3) Object.assign(plan, reenablePlan(ch, mine, input.memory.stopped, config));
     plans.push(plan);
   }
 
@@ -184,13 +231,99 @@ export function decide(input: DecideInput): Decision {
   const keys = new Set(budgets.map((b) => b.budget.key));
   for (const k of Object.keys(memory.warned)) if (!keys.has(k)) delete memory.warned[k];
   for (const b of budgets) {
-    if (b.state !== 'warning' && b.state !== 'exhausted') continue;
+    // A budget the provider stopped has its own alert (budget-stopped): "reached 40% of its free tokens" would mislead.
+    if ((b.state !== 'warning' && b.state !== 'exhausted') || b.stopped) continue;
     if (memory.warned[b.budget.key] === b.window.start) continue;
     memory.warned[b.budget.key] = b.window.start;
     warnings.push(b);
   }
   for (const b of budgets) memory.windows[b.budget.key] = b.window.start;
-  return { budgets, channels: plans, warnings, reset, memory, nextCheckAt: nextCheck(budgets, plans, config, nowMs) };
+  const stranded = strandedChannels(config, resolution, channels, memory.refs);
+  return { budgets, channels: plans, warnings, reset, memory, stranded, nextCheckAt: nextCheck(budgets, plans, config, nowMs) };
+}
+
+/**
+ * The provider's own word that a quota is spent: a budgeted channel that OneAPI auto-disabled (status 3, after the
+ * provider's errors) before the budget reached demote_at counts as spent for the rest of its window, at what the
+ * logs had counted then. Returns the memory of it: this window's entries, and earlier ones while the channel is still
+ * auto-disabled (reenable_at_renewal needs to know it was stopped before the window renewed).
+ */
+function providerStopped(budgets: BudgetStatus[], channels: Channel[], before: Memory['stopped'], nowSec: number): Memory['stopped'] {
+  const status = new Map(channels.map((c) => [c.id, c.status]));
+  const out: Memory['stopped'] = {};
+  for (const b of budgets) {
+    if (b.channelId === null) continue;
+    const key = b.budget.key;
+    const prev = before[key];
+    const off = status.get(b.channelId) === 3;
+    // Still off since an earlier window: that stop is kept (for reenable_at_renewal), not a new one in this window.
+    const now = prev && prev.window === b.window.start ? prev : off && !prev ? { window: b.window.start, used: b.used, at: nowSec } : undefined;
+    if (now) out[key] = now;
+    else if (prev && off) out[key] = prev;
+    // Stopped before the logs said so: spent anyway. (Stopped after demote_at, the logs had it right.)
+    if (now && now.used < b.budget.demoteAt * b.budget.freeTokens) {
+      b.stopped = { used: now.used, at: now.at };
+      b.state = 'exhausted';
+      b.projection = null;
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether an auto-disabled channel is enabled again now: only with reenable_at_renewal on a budget that the provider
+ * stopped in an earlier window, and none of its budgets spent in the current one. Never status 2 (a person's).
+ */
+function reenablePlan(ch: Channel, mine: BudgetStatus[], stopped: Memory['stopped'], config: Config): Pick<ChannelPlan, 'enable' | 'off'> {
+  const renewed = mine.find((b) => b.budget.reenableAtRenewal && stopped[b.budget.key] !== undefined && stopped[b.budget.key].window < b.window.start);
+  const spent = mine.find((b) => b.state === 'exhausted');
+  if (renewed && !spent) {
+    const s = stopped[renewed.budget.key];
+    return { enable: `auto-disabled by OneAPI at ${formatLocal(s.at, config.timezone)} (its provider stopped ${renewed.budget.key} at ${num(s.used)} tokens); its ${renewed.budget.window} window renewed: enabled again (reenable_at_renewal)` };
+  }
+  const earlier = mine.find((b) => stopped[b.budget.key] !== undefined && stopped[b.budget.key].window < b.window.start);
+  const why = spent?.stopped
+    ? `the provider stopped ${spent.budget.key} at ${num(spent.stopped.used)}/${num(spent.budget.freeTokens)} tokens this window`
+    : spent
+      ? `${spent.budget.key} is spent this window`
+      : earlier
+        ? `the provider stopped ${earlier.budget.key} at ${num(stopped[earlier.budget.key].used)} tokens, ${formatLocal(stopped[earlier.budget.key].at, config.timezone)}, in an earlier window`
+        : 'OneAPI disabled it after upstream errors';
+  const next = mine.some((b) => b.budget.reenableAtRenewal) ? 'enabled again when its window renews (reenable_at_renewal)' : 'stays off until enabled in OneAPI (or set reenable_at_renewal: true)';
+  return { off: `auto-disabled by OneAPI: ${why}; ${next}` };
+}
+
+/** "budget exhausted: …", or, when the provider stopped it first, what the provider's stop was counted at. */
+function exhaustedReason(b: BudgetStatus, config: Config): string {
+  if (!b.stopped) return `budget exhausted: ${usageSummary(b)}`;
+  return `budget spent: the provider stopped it (OneAPI auto-disabled the channel) at ${num(b.stopped.used)}/${num(b.budget.freeTokens)} tokens, ${formatLocal(b.stopped.at, config.timezone)}; counted as spent until its ${b.budget.window} window renews`;
+}
+
+/**
+ * Why the scheduled reset leaves a channel at `demoted`; null to restore it. A budget that quota-pilot demoted in
+ * its current window (exhausted, or projected to run out) is not renewed by the clock striking 02:20: only its own
+ * window's renewal (rule 3) brings it back. Without that memory (lost state, a demotion by hand) the reset restores.
+ */
+function heldAtReset(mine: BudgetStatus[], remembered: Memory['demoted'][string] | undefined): string | null {
+  if (!remembered) return null;
+  const b = mine.find((x) => x.window.start <= remembered.at && remembered.at < x.window.end);
+  return b ? `${b.budget.key} was demoted in its current ${b.budget.window} window, which has not renewed (${usageSummary(b)})` : null;
+}
+
+/**
+ * Channels a config name resolved to before, which it no longer resolves to (renamed, or its name now repeated),
+ * found at `demoted`: nobody restores them until the config names them again.
+ */
+function strandedChannels(config: Config, resolution: Resolution, channels: Channel[], refs: Record<string, number>): Stranded[] {
+  const byId = new Map(channels.map((c) => [c.id, c]));
+  const out: Stranded[] = [];
+  for (const p of resolution.problems) {
+    const id = typeof p.ref === 'string' ? refs[p.ref] : undefined;
+    const ch = id === undefined ? undefined : byId.get(id);
+    if (!ch || ch.priority !== config.demoted || [...resolution.ids.values()].includes(ch.id)) continue;
+    out.push({ id: ch.id, name: ch.name, priority: ch.priority, ref: p.ref, budgets: config.budgets.filter((b) => b.channel === p.ref).map((b) => b.key) });
+  }
+  return out;
 }
 
 /**

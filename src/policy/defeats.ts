@@ -1,4 +1,4 @@
-import type { Budget, Config } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
 import type { BudgetStatus } from './decide.js';
@@ -7,57 +7,67 @@ import type { RefProblem, Resolution } from './resolve.js';
 const show = (c: Channel) => `${c.name} (#${c.id})`;
 
 /** A setting that defeats a demotion; `key` is the config key at fault. */
-export type Defeat = RefProblem & { key: 'model' | 'demoted' };
+export type Defeat = RefProblem & { key: 'model' | 'channel' | 'demoted' };
+
+/** A finding about the config against OneAPI's channels, with how serious it is (see checks.ts). */
+export type Check = Defeat & { severity: 'error' | 'warning' };
+
+const MAX_MODELS = 4;
+const listModels = (ms: string[]) => ms.slice(0, MAX_MODELS).map((m) => `"${m}"`).join(', ') + (ms.length > MAX_MODELS ? `, … (${ms.length} in all)` : '');
 
 /**
- * Budgets whose `model` the channel does not list in its `models`: the budget would count nothing, so the channel
- * would never be demoted. (A model check with spelling suggestions at `validate` belongs to the config checks.)
+ * Whether demoting a budget's channel moves its traffic. OneAPI routes a model to its highest-priority enabled
+ * channels, so a demotion moves the traffic when an enabled fallback (a channel with no budget serving the same
+ * model) sits strictly above `demoted`; fallbacks at or below it do not matter then (a last resort at 5 beside a
+ * paid one at 50 is fine). Only fallbacks, and all of them at or below `demoted`: the demoted channel keeps the
+ * traffic, an error at `demoted`. No fallback at all: nothing could take the traffic, whatever `demoted` is, so a
+ * warning at the budget. A fallback's priority is its default when the config has one (what the reset gives it),
+ * else what OneAPI shows.
  */
-export function unservedModels(config: Config, channels: Channel[], resolution: Resolution): Defeat[] {
-  const byId = new Map(channels.map((c) => [c.id, c]));
-  return config.budgets.flatMap((b) => {
-    const ch = byId.get(resolution.ids.get(b.channel) ?? -1);
-    if (!ch || b.model === undefined || ch.models.length === 0 || ch.models.includes(b.model)) return [];
-    const listed = ch.models.length > 6 ? `${ch.models.slice(0, 6).join(', ')}, …` : ch.models.join(', ');
-    return [{ key: 'model', ref: b.channel, source: b.source, message: `${show(ch)} does not serve model "${b.model}" (its models: ${listed}); this budget would count nothing and never demote it` }];
-  });
-}
-
-/**
- * A `demoted` priority at or above an enabled fallback (a channel with no budget that serves the same model):
- * OneAPI keeps routing to the demoted channel, so the demotion moves nothing. The fallback's priority is its
- * default when the config has one (what the reset gives it), else what OneAPI shows.
- */
-export function fallbacksNotBelow(config: Config, channels: Channel[], resolution: Resolution): Defeat[] {
+export function fallbackChecks(config: Config, channels: Channel[], resolution: Resolution): Check[] {
   const budgeted = new Set(config.budgets.flatMap((b) => resolution.ids.get(b.channel) ?? []));
   const defaults = new Map<number, number>();
   for (const d of config.defaults) {
     const id = resolution.ids.get(d.channel);
     if (id !== undefined && !defaults.has(id)) defaults.set(id, d.priority);
   }
+  const priorityOf = (c: Channel) => defaults.get(c.id) ?? c.priority;
   const byId = new Map(channels.map((c) => [c.id, c]));
-  const order = new Map(channels.map((c, i) => [c.id, i]));
-  // The enabled fallbacks at or above `demoted`, by model: one pass over the channels, not one per budget.
+  // The enabled fallbacks by model, in OneAPI's order: one pass over the channels, not one per budget.
   const fallbacks = new Map<string, Channel[]>();
   for (const f of channels) {
-    if (f.status !== 1 || budgeted.has(f.id) || (defaults.get(f.id) ?? f.priority) > config.demoted) continue;
+    if (f.status !== 1 || budgeted.has(f.id)) continue;
     for (const m of f.models) (fallbacks.get(m) ?? fallbacks.set(m, []).get(m)!).push(f);
   }
-  if (fallbacks.size === 0) return [];
   const seen = new Set<string>();
-  return config.budgets.flatMap((b: Budget) => {
+  const out: Check[] = [];
+  for (const b of config.budgets) {
     const ch = byId.get(resolution.ids.get(b.channel) ?? -1);
-    if (!ch) return [];
-    const models = b.model !== undefined ? [b.model] : ch.models;
-    if (!models.some((m) => fallbacks.has(m))) return [];
-    const found = new Set(models.flatMap((m) => fallbacks.get(m) ?? []));
-    const high = [...found].filter((f) => f.id !== ch.id).sort((x, y) => order.get(x.id)! - order.get(y.id)!);
-    const key = `${ch.id}:${high.map((f) => f.id).join(',')}`;
-    if (high.length === 0 || seen.has(key)) return [];
-    seen.add(key);
-    const list = high.map((f) => `${show(f)} at ${defaults.get(f.id) ?? f.priority}`).join(', ');
-    return [{ key: 'demoted', ref: b.channel, source: b.source, message: `demoted (${config.demoted}) is not below the enabled fallback ${list} serving the same model; demoting ${show(ch)} would not move its traffic` }];
-  });
+    if (!ch) continue;
+    // OneAPI routes by the requested name, which a channel's `models` lists: a model it does not list (a typo, or
+    // one-api's upstream name after a model_mapping) is the model check's to judge, not this one's.
+    const models = b.model === undefined ? ch.models : ch.models.includes(b.model) ? [b.model] : [];
+    const low = new Map<number, Channel>();
+    const alone: string[] = [];
+    for (const m of models) {
+      const fs = fallbacks.get(m) ?? [];
+      if (fs.some((f) => priorityOf(f) > config.demoted)) continue;
+      if (fs.length === 0) alone.push(m);
+      for (const f of fs) low.set(f.id, f);
+    }
+    if (low.size > 0) {
+      const list = [...low.values()].map((f) => `${show(f)} at ${priorityOf(f)}`).join(', ');
+      const message = `demoted (${config.demoted}) is not below the enabled fallback ${list} serving the same model, and no enabled fallback above ${config.demoted} serves it; demoting ${show(ch)} would not move its traffic`;
+      if (!seen.has(message)) out.push({ severity: 'error', key: 'demoted', ref: b.channel, source: config.demotedSource, message });
+      seen.add(message);
+    }
+    if (alone.length > 0) {
+      const message = `no other enabled channel serves ${listModels(alone)}: when ${show(ch)} is demoted, OneAPI still sends it that traffic (and the provider bills it); add a fallback channel to move it`;
+      if (!seen.has(message)) out.push({ severity: 'warning', key: b.model !== undefined ? 'model' : 'channel', ref: b.channel, source: b.modelSource ?? b.source, message });
+      seen.add(message);
+    }
+  }
+  return out;
 }
 
 /** Requests on other models before a budget with none is suspicious, not just quiet. */

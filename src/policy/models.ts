@@ -1,6 +1,7 @@
 import { editDistance } from '../config/parse.js';
-import type { Config, ConfigIssue } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import type { Channel, Flavor } from '../oneapi/types.js';
+import type { Check } from './defeats.js';
 import type { Resolution } from './resolve.js';
 
 /** The served name nearest to `model` (case-insensitive edit distance), and how near it is. */
@@ -22,14 +23,14 @@ const MAX_LISTED = 8;
  * list: there a name that differs only slightly from a served one (case, up to 2 characters) is an error, as a
  * mapping does not rename that way, and any other unlisted name is a warning.
  */
-export function checkModels(config: Config, channels: Channel[], resolution: Resolution, flavor: Flavor): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
+export function checkModels(config: Config, channels: Channel[], resolution: Resolution, flavor: Flavor): Check[] {
+  const issues: Check[] = [];
   for (const b of config.budgets) {
     if (b.model === undefined) continue;
     const id = resolution.ids.get(b.channel);
     const ch = id === undefined ? undefined : channels.find((c) => c.id === id);
     if (!ch) continue; // an unresolved channel is reported by resolveRefs already
-    const at = { ...(b.modelSource ?? b.source), key: 'model' };
+    const at = { ref: b.channel, source: b.modelSource ?? b.source, key: 'model' as const };
     const who = `channel ${ch.name} (#${ch.id})`;
     if (ch.models.length === 0) {
       issues.push({ severity: 'warning', ...at, message: `OneAPI lists no models for ${who}, so "${b.model}" was not checked` });

@@ -6,13 +6,13 @@ import type { Flavor, OneApiClient } from '../oneapi/types.js';
 import { usageSummary, type Decision } from '../policy/decide.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
 import { delayDisagreement, delayInUse, measureDelays, type DelayInUse } from '../policy/routing-delay.js';
-import type { Memory } from '../policy/memory.js';
+import { pendingResets, settleWrites, type Memory, type ResetProgress } from '../policy/memory.js';
 import type { StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
 import type { LogDb } from '../usage/db/connect.js';
 import { DEFAULT_INGEST, ingest, type IngestInput, type IngestStats, type UsageState } from '../usage/ingest.js';
 import { calendarSnapshot, formatLocal, restoreCalendar } from '../usage/windows.js';
-import { applyChanges, type ApplyResult, type Change } from './apply.js';
+import { applyChanges, applyEnables, type ApplyResult, type Change, type Enable } from './apply.js';
 import { StateSaveError } from './errors.js';
 import { makePlan } from './plan.js';
 import type { State } from './state.js';
@@ -44,9 +44,15 @@ export interface CycleResult {
   error?: Error;
   decision?: Decision;
   problems: RefProblem[];
+  /** References resolved with a caveat (a repeated name kept on its remembered channel). */
+  notes: RefProblem[];
   changes: Change[];
   applied: Change[];
   failed: ApplyResult['failed'];
+  /** Auto-disabled channels planned to be enabled again, and those OneAPI confirmed enabled. */
+  enables: Enable[];
+  enabled: Enable[];
+  enableFailed: Array<{ enable: Enable; error: Error }>;
   /** Log rows counted this cycle. */
   fetched: number;
   /** How the usage read went (absent when the cycle failed before or during it). */
@@ -98,14 +104,14 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
   const state = await store.load();
   restoreCalendar(state.calendar);
   const memory = opts.memory ?? state.memory;
-  const result: CycleResult = { ok: false, problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 0, throttledMs: 0, durationMs: 0, memory, events: [] };
+  const result: CycleResult = { ok: false, problems: [], notes: [], changes: [], applied: [], failed: [], enables: [], enabled: [], enableFailed: [], fetched: 0, requests: 0, throttledMs: 0, durationMs: 0, memory, events: [] };
   try {
     const channels = await client.listChannels();
     state.channelNames = {};
     for (const c of channels) state.channelNames[c.id] = c.name;
-    const resolution = resolveRefs(config, channels);
+    const resolution = resolveRefs(config, channels, memory.refs);
     const named = [...new Set(resolution.ids.values())].sort((a, b) => a - b);
-    const input = { client, flavor: deps.flavor, config, channels: named, nowMs: opts.nowMs, log };
+    const input = { client, flavor: deps.flavor, config, channels: named, refIds: resolution.ids, nowMs: opts.nowMs, log };
     const read = config.usageSource === 'database' ? await readDb(state.usage, input, deps) : await ingest(state.usage, input);
     state.usage = read.usage;
     result.fetched = read.stats.counted;
@@ -121,22 +127,29 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     const plan = makePlan({ config, channels, resolution, buckets: read.usage.buckets, pace: state.pace, timeline: read.usage.timeline, routingDelay, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
     const { decision } = plan;
     result.problems = plan.problems;
+    result.notes = resolution.notes ?? [];
     result.decision = decision;
     // Samples are stamped with the instant their use is counted to, so rates are not skewed by the read lag.
     state.pace = recordPace(state.pace, decision.budgets, (read.usage.watermark ?? opts.nowMs / 1000) * 1000);
+    for (const c of decision.stranded)
+      log.error({ channel: c.id, name: c.name, priority: c.priority, ref: c.ref, budgets: c.budgets }, 'channel left at demoted: its config name no longer resolves, so nothing restores it');
     for (const b of decision.warnings)
       log.warn({ budget: b.budget.key, channel: b.channelId, used: b.used, free: b.budget.freeTokens, ratio: round(b.ratio), state: b.state, reason: usageSummary(b) }, 'budget warning');
     result.changes = plan.changes;
+    result.enables = plan.enables;
 
     if (opts.dryRun) {
       for (const c of result.changes) log.info({ channel: c.id, name: c.name, from: c.from, to: c.to, reason: c.reason, dryRun: true }, 'priority change planned');
-      result.memory = decision.memory;
+      for (const e of result.enables) log.info({ channel: e.id, name: e.name, reason: e.reason, dryRun: true }, 'channel enable planned');
+      // A dry run writes nothing, so it has no restore in flight: each is planned (and logged) once, not every cycle.
+      result.memory = { ...decision.memory, pending: {} };
       result.ok = true;
     } else {
-      // Save before writing: a write whose memory (the reset done, the demotion) cannot be kept would be
-      // repeated every cycle, overriding whatever an operator does meanwhile. With nothing to write, the save
-      // at the end is the only one.
-      if (result.changes.length > 0) {
+      // Save before writing (write-ahead): the restores about to be written are recorded as pending, so a crash
+      // between here and OneAPI showing them is finished by the next start; and a write whose memory (the reset
+      // begun, the demotion) cannot be kept would be repeated every cycle, overriding whatever an operator does
+      // meanwhile. With nothing to write, the save at the end is the only one.
+      if (result.changes.length > 0 || result.enables.length > 0) {
         try {
           await store.save({ ...state, memory: decision.memory });
         } catch (err) {
@@ -146,19 +159,25 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
       const applied = await applyChanges(client, result.changes, log);
       result.applied = applied.applied;
       result.failed = applied.failed;
-      result.ok = applied.failed.length === 0;
-      // A reset that did not fully land is retried next cycle: keep the old reset time.
-      state.memory = result.ok ? decision.memory : { ...decision.memory, lastResetAt: memory.lastResetAt };
+      // Priorities first: a channel enabled again comes back at the priority the rules give it.
+      const enabled = await applyEnables(client, result.enables, log);
+      result.enabled = enabled.applied;
+      result.enableFailed = enabled.failed;
+      result.ok = applied.failed.length === 0 && enabled.failed.length === 0;
+      // What OneAPI confirmed is done; a restore that did not land stays recorded and is redone alone next cycle.
+      state.memory = settleWrites(decision.memory, applied.applied, applied.failed.map((f) => f.change));
       result.memory = state.memory;
-      if (result.ok) logReset(log, config, decision, result.applied);
-      const detected = detectEvents({ config: { ...config, routingDelaySec: routingDelay.sec }, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace });
+      const reset = resetProgress(decision, memory, state.memory);
+      logReset(log, config, decision, reset, result.applied);
+      const detected = detectEvents({ config: { ...config, routingDelaySec: routingDelay.sec }, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace, reset, unresolved: resolution.problems, enabled: result.enabled });
       const disagreed = delayDisagreement(routingDelay, state.routing, nowSecOf(opts.nowMs));
       state.routing = disagreed.log;
       result.events = [...detected.events, ...disagreed.events];
       for (const e of disagreed.events) log.warn(e.fields, 'measured routing delay disagrees with routing_delay');
       for (const e of detected.events) if (e.kind === 'demotion-unmoved') log.error({ ...e.fields, detail: e.text }, 'demotion did not move the traffic');
       state.alerts = detected.memory;
-      if (!result.ok) result.error = new Error(`${applied.failed.length} of ${result.changes.length} priority changes failed`);
+      if (applied.failed.length > 0) result.error = new Error(`${applied.failed.length} of ${result.changes.length} priority changes failed`);
+      else if (enabled.failed.length > 0) result.error = new Error(`${enabled.failed.length} of ${result.enables.length} channel enables failed`);
     }
   } catch (err) {
     result.error = err as Error;
@@ -191,17 +210,19 @@ async function readDb(usage: UsageState, input: IngestInput, deps: CycleDeps) {
   return ingestFromDb(usage, { ...input, db: await deps.logDb() });
 }
 
-function logReset(log: Logger, config: Config, d: Decision, applied: Change[]): void {
-  if (d.reset === 'first-run')
-    log.info({ lastResetAt: d.memory.lastResetAt, at: config.reset.at, timezone: config.reset.timezone }, 'first run: counting the last nightly reset as done');
-  if (d.reset !== 'due' && d.reset !== 'forced') return;
-  const stillDemoted = d.channels.filter((c) => c.desired === config.demoted && c.default !== config.demoted).map((c) => c.id);
-  log.info(
-    { restored: applied.filter((c) => c.to !== config.demoted).map((c) => c.id), stillDemoted, scheduled: d.reset === 'due', at: formatLocal(d.memory.lastResetAt!, config.reset.timezone) },
-    'nightly reset done',
-  );
+function resetProgress(d: Decision, before: Memory, after: Memory): ResetProgress {
+  return { began: d.reset === 'due' || d.reset === 'forced', before: pendingResets(before), left: pendingResets(after) };
 }
 
+function logReset(log: Logger, config: Config, d: Decision, reset: ResetProgress, applied: Change[]): void {
+  if (d.reset === 'first-run')
+    log.info({ lastResetAt: d.memory.lastResetAt, at: config.reset.at, timezone: config.reset.timezone }, 'first run: counting the last nightly reset as done');
+  if (!reset.began && (reset.before === 0 || reset.left > 0)) return;
+  const stillDemoted = d.channels.filter((c) => c.desired === config.demoted && c.default !== config.demoted).map((c) => c.id);
+  const fields = { restored: applied.filter((c) => c.to !== config.demoted).map((c) => c.id), stillDemoted, scheduled: d.reset === 'due' || undefined, at: formatLocal(d.memory.lastResetAt!, config.reset.timezone) };
+  if (reset.left > 0) log.warn({ ...fields, pending: reset.left }, 'nightly reset incomplete: restores not shown by OneAPI are retried alone');
+  else log.info({ ...fields, retried: !reset.began || undefined }, 'nightly reset done');
+}
 
 /** Windows are kept as long as the retention cut-off can ask for them, plus a day. */
 const CALENDAR_KEEP_SEC = (DEFAULT_INGEST.retentionDays + 1) * 86_400;

@@ -2,13 +2,14 @@ import type { Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import { decide, type Decision } from '../policy/decide.js';
 import type { Memory } from '../policy/memory.js';
-import { fallbacksNotBelow, silentBudgets, unservedModels } from '../policy/defeats.js';
+import { checkChannels } from '../policy/checks.js';
+import { silentBudgets } from '../policy/defeats.js';
 import { resolveRefs, type RefProblem, type Resolution } from '../policy/resolve.js';
 import type { Bucket } from '../usage/buckets.js';
 import type { PaceLog } from '../usage/burn.js';
 import type { Timeline } from '../usage/timeline.js';
 import type { DelayInUse } from '../policy/routing-delay.js';
-import { diff, type Change } from './apply.js';
+import { diff, enablesOf, type Change, type Enable } from './apply.js';
 
 /** Everything the plan is computed from: what OneAPI shows, the counted usage, the config, the time. */
 export interface PlanInput {
@@ -32,17 +33,23 @@ export interface PlanInput {
 
 /** What a cycle will do, and why: printed by --dry-run, carried out by applyChanges (the only writer). */
 export interface Plan {
-  /** Config references OneAPI cannot satisfy, and settings that defeat a demotion (see policy/defeats.ts). */
+  /**
+   * Config references OneAPI cannot satisfy, the errors of the config checked against the channels (policy/checks.ts;
+   * its warnings are for validate and the start), and budgets whose model OneAPI does not log (policy/defeats.ts).
+   */
   problems: RefProblem[];
   decision: Decision;
   /** The priority writes, each with its reason. */
   changes: Change[];
+  /** Auto-disabled channels to enable again (reenable_at_renewal), each with its reason. */
+  enables: Enable[];
 }
 
 /** The plan as a value: no I/O, no clock. */
 export function makePlan(input: PlanInput): Plan {
   const resolution = input.resolution ?? resolveRefs(input.config, input.channels);
   const decision = decide({ ...input, resolution });
-  const problems = [...resolution.problems, ...unservedModels(input.config, input.channels, resolution), ...fallbacksNotBelow(input.config, input.channels, resolution), ...silentBudgets(decision.budgets, input.buckets, input.channels)];
-  return { problems, decision, changes: diff(decision.channels) };
+  const errors = checkChannels(input.config, input.channels, resolution).filter((c) => c.severity === 'error');
+  const problems = [...resolution.problems, ...errors.map(({ severity: _, ...p }) => p), ...silentBudgets(decision.budgets, input.buckets, input.channels)];
+  return { problems, decision, changes: diff(decision.channels), enables: enablesOf(decision.channels) };
 }

@@ -10,7 +10,9 @@ import { formatRefProblem } from '../policy/resolve.js';
 import { runCycle, type CycleResult } from '../reconcile/cycle.js';
 import type { Memory } from '../policy/memory.js';
 import type { State } from '../reconcile/state.js';
+import { StateLockedError, type LockOwner } from '../state/lock.js';
 import type { StateStore } from '../state/store.js';
+import { describeHolder, LockEpisode, type LockBlocked } from './lock-episode.js';
 import type { LogDb } from '../usage/db/connect.js';
 import { nextOccurrence, formatLocal } from '../usage/windows.js';
 
@@ -39,6 +41,10 @@ export interface DaemonHealth {
   lastCycle: { at: number; ok: boolean; error?: string } | null;
   consecutiveFailures: number;
   lastSuccessAt: number | null;
+  /** Set while the daemon has waited longer than its poll interval for the state lock. */
+  stateLock: LockBlocked | null;
+  /** Budgets not enforced at the last cycle that read the channels: their channel name does not resolve. */
+  unresolved: string[];
 }
 
 /** Back-off after consecutive failed cycles: 5 s, 10 s, 20 s … up to 5 minutes. */
@@ -72,14 +78,18 @@ export class Daemon {
   private problems = '';
   private dryRunMemory: Memory | undefined;
   private outage: OutageTracker;
-  private last: DaemonHealth = { lastCycle: null, consecutiveFailures: 0, lastSuccessAt: null };
+  private lockEpisode: LockEpisode;
+  // Cancels a wait for the state lock on stop (another process may hold it for minutes).
+  private abort = new AbortController();
+  private last: Omit<DaemonHealth, 'stateLock'> = { lastCycle: null, consecutiveFailures: 0, lastSuccessAt: null, unresolved: [] };
 
   constructor(private deps: DaemonDeps) {
     this.outage = new OutageTracker(deps.unreachableMinutes ?? 5);
+    this.lockEpisode = new LockEpisode(deps.intervalSec * 1000);
   }
 
   health(): DaemonHealth {
-    return { ...this.last, consecutiveFailures: this.failures };
+    return { ...this.last, consecutiveFailures: this.failures, stateLock: this.lockEpisode.current(this.deps.clock.now()) };
   }
 
   get config(): Config {
@@ -88,16 +98,19 @@ export class Daemon {
 
   start(): void {
     this.stopped = false;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
     this.scheduleReset();
     this.trigger();
   }
 
   /**
    * Stops timers, cancels the cycle's reads in flight (a long backfill must not hold up systemd's stop: nothing is
-   * written on a partial read, and the next start goes on from the saved cursor) and waits for the cycle to save.
+   * written on a partial read, and the next start goes on from the saved cursor) and a wait for the state lock, and
+   * waits for the cycle to save.
    */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort('daemon stopping');
     this.deps.client.close();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -150,10 +163,15 @@ export class Daemon {
     let result: CycleResult;
     try {
       // Waits for an operator's `once`/`reset` in flight rather than skipping the poll.
-      result = await runCycle(this.deps, { nowMs: clock.now(), dryRun: this.deps.dryRun, memory: this.dryRunMemory, lock: { command: 'run', waitMs: 10 * 60_000 } });
+      result = await runCycle({ ...this.deps, store: this.lockingStore() }, { nowMs: clock.now(), dryRun: this.deps.dryRun, memory: this.dryRunMemory, lock: { command: 'run', waitMs: 10 * 60_000 } });
     } catch (err) {
-      // runCycle reports OneAPI failures in its result; anything thrown here is a bug or a disk error.
-      log.error({ err }, 'cycle crashed');
+      if (err instanceof StateLockedError && err.cancelled) {
+        log.info({ holder: err.owner }, 'cycle cancelled while waiting for the state lock: stopping');
+        return;
+      }
+      // runCycle reports OneAPI failures in its result; anything else thrown here is a bug or a disk error.
+      if (err instanceof StateLockedError) log.error({ holder: err.owner, error: err.message }, 'state dir locked: cycle skipped');
+      else log.error({ err }, 'cycle crashed');
       this.failures++;
       this.last.lastCycle = { at: clock.now(), ok: false, error: (err as Error).message };
       return;
@@ -162,10 +180,13 @@ export class Daemon {
     this.nextCheckAt = result.decision?.nextCheckAt ?? null;
     this.last.lastCycle = { at: clock.now(), ok: result.ok, error: result.error?.message };
     if (result.ok) this.last.lastSuccessAt = clock.now();
+    // Kept from the last cycle that read the channels: an outage says nothing new about names.
+    if (result.decision) this.last.unresolved = result.decision.budgets.filter((b) => b.state === 'unresolved').map((b) => b.budget.key);
     if (this.deps.dryRun) this.dryRunMemory = result.memory;
-    const problems = result.problems.map(formatRefProblem).join('\n');
+    const problems = [...result.problems, ...result.notes].map(formatRefProblem).join('\n');
     if (problems !== this.problems) {
       for (const p of result.problems) log.error({ channel: p.ref, problem: formatRefProblem(p) }, 'channel reference problem');
+      for (const p of result.notes) log.warn({ channel: p.ref, problem: formatRefProblem(p) }, 'channel reference kept on its remembered id');
       this.problems = problems;
     }
     if (this.stopped && (result.error as { kind?: string } | undefined)?.kind === 'cancelled') {
@@ -194,6 +215,26 @@ export class Daemon {
     }
     this.deps.onCycle?.(result);
     if (!this.deps.dryRun) for (const ev of events) this.deps.notify?.(ev);
+  }
+
+  /** The store the cycles use: its lock waits are cancelled by stop() and followed for /healthz and the alert. */
+  private lockingStore(): StateStore<State> {
+    const { store, log, clock } = this.deps;
+    const blocked = (holder: LockOwner | null) => {
+      const event = this.lockEpisode.blocked(holder, clock.now());
+      if (!event) return;
+      log.error({ holder, waitedSeconds: event.fields.waitedSeconds, who: describeHolder(holder) }, 'state dir locked longer than the poll interval');
+      this.deps.notify?.(event);
+    };
+    return {
+      ...store,
+      lock: async (command, waitMs) => {
+        const release = await store.lock(command, waitMs, { signal: this.abort.signal, onBlocked: blocked });
+        const episode = this.lockEpisode.obtained(clock.now());
+        if (episode) log.info({ waitedMs: episode.waitedMs, holder: episode.holder }, 'state lock obtained again');
+        return release;
+      },
+    };
   }
 
   /** A cycle longer than the interval means usage is read late: say so, with what the time went on. */

@@ -35,10 +35,11 @@ export interface RouteMatch {
 
 /**
  * Finds the route for a request. A trailing slash is ignored (gin redirects to the other form, and clients
- * follow), so `/api/channel` and `/api/channel/` are the same route.
+ * follow), so `/api/channel` and `/api/channel/` are the same route. Like gin with its default UseRawPath=false,
+ * the path is decoded before it is matched: an encoded "/" (%2F) in a parameter separates segments again.
  */
 export function matchRoute(flavor: Flavor, method: string, path: string): RouteMatch | undefined {
-  const segments = path.replace(/\/+$/, '').split('/');
+  const segments = safeDecode(path).replace(/\/+$/, '').split('/');
   for (const route of ROUTES) {
     if (route.method !== method || !route.flavors.includes(flavor)) continue;
     const params = matchPattern(route.pattern.split('/'), segments);
@@ -53,7 +54,7 @@ function matchPattern(pattern: string[], segments: string[]): Record<string, str
   for (let i = 0; i < pattern.length; i++) {
     if (pattern[i].startsWith(':')) {
       if (segments[i] === '') return undefined;
-      params[pattern[i].slice(1)] = safeDecode(segments[i]);
+      params[pattern[i].slice(1)] = segments[i];
     } else if (pattern[i] !== segments[i]) {
       return undefined;
     }

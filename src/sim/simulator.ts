@@ -151,7 +151,7 @@ class HttpSimulator implements Simulator {
     this.flush(record.at / 1000);
 
     try {
-      const fault = this.takeFault(method, url.pathname, query);
+      const fault = this.takeFault(method, url.pathname, query, body);
       if (fault === 'drop') {
         req.socket.destroy();
         return;
@@ -184,12 +184,12 @@ class HttpSimulator implements Simulator {
     return retryAfter === undefined ? { status: 429 } : { status: 429, headers: { 'retry-after': String(retryAfter) } };
   }
 
-  private takeFault(method: string, path: string, query: Record<string, string>): Fault['reply'] | undefined {
+  private takeFault(method: string, path: string, query: Record<string, string>, body: unknown): Fault['reply'] | undefined {
     const index = this.faults.findIndex(
       ({ fault }) =>
         (fault.method === undefined || fault.method.toUpperCase() === method) &&
         (fault.path === undefined || fault.path === path) &&
-        (fault.match === undefined || fault.match({ method, path, query })),
+        (fault.match === undefined || fault.match({ method, path, query, body })),
     );
     if (index < 0) return undefined;
     const entry = this.faults[index];

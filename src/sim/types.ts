@@ -73,7 +73,8 @@ export interface Fault {
   method?: string;
   /** Exact pathname, e.g. '/api/channel/'. */
   path?: string;
-  match?: (req: { method: string; path: string; query: Record<string, string> }) => boolean;
+  /** `body` is the parsed JSON of a PUT or POST (e.g. to fail the write of one channel). */
+  match?: (req: { method: string; path: string; query: Record<string, string>; body?: unknown }) => boolean;
   /** Defaults to 1; Infinity for always. */
   times?: number;
   /**

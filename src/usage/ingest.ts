@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/types.js';
+import type { ChannelRef, Config } from '../config/types.js';
 import type { Flavor, LogQuery, OneApiClient } from '../oneapi/types.js';
 import { BucketClock, layoutFor, layoutSignature, type Bucket } from './buckets.js';
 import type { DbCursor } from './db/ingest-db.js';
@@ -97,6 +97,8 @@ export interface IngestInput {
   config: Config;
   /** Channel ids to count: those config names (budgets and defaults). */
   channels: number[];
+  /** Config references as the cycle resolved them; without it, names are resolved with a channel list when needed. */
+  refIds?: ReadonlyMap<ChannelRef, number>;
   nowMs: number;
   log?: Logger;
   opts?: IngestOptions;
@@ -118,7 +120,7 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const layout = layoutFor(config);
   const signature = layoutSignature(layout);
   const plan = planRelayout(usage.signature, config, nowMs);
-  const refIds = lazyIds(config, client);
+  const refIds = input.refIds ? () => Promise.resolve(input.refIds!) : lazyIds(config, client);
   const recountFrom = await recountFor(plan, { ids: refIds, channels: input.channels, firstCounted: usage.cursor?.channels, log, hadBuckets: usage.buckets.length > 0 });
   const base = recountFrom === null ? emptyUsage(signature) : usage;
   const cursor = base.cursor;

@@ -17,11 +17,13 @@ export function aDefault(channel: string | number, priority: number): DefaultPri
 
 export function aConfig(c: Partial<Config> = {}): Config {
   return {
+    flavor: 'one-api',
     timezone: 'Asia/Shanghai',
     budgets: [aBudget()],
     reset: { at: '02:20', timezone: 'Asia/Shanghai' },
     defaults: [aDefault('volc-deepseek', 100), aDefault('paid-deepseek', 50)],
     demoted: 10,
+    demotedSource: { file: 'priorities.yaml', line: 35, col: 10 },
     routingDelaySec: 0,
     ...c,
   };
@@ -58,7 +60,7 @@ export function aRow(r: Record<string, unknown> & { created_at: number }): Recor
 }
 
 export function aMemory(m: Partial<Memory> = {}): Memory {
-  return { lastResetAt: null, warned: {}, demoted: {}, windows: {}, ...m };
+  return { lastResetAt: null, warned: {}, demoted: {}, windows: {}, pending: {}, refs: {}, stopped: {}, ...m };
 }
 
 /** Unix seconds of a local ISO time in a zone, e.g. at('2026-11-24T02:20', 'Asia/Shanghai'). */

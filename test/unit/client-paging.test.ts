@@ -214,6 +214,14 @@ describe('one-hub', () => {
     ]);
   });
 
+  it('does not ask for a tag whose name has a "/" (one-hub routes on the decoded path: a 404); its row stays', async () => {
+    channels(1).reply(200, ok({ data: [aChannel(3, { tag: 'volc/free' }), aChannel(2, { tag: '' })], page: 1, size: 100, total_count: 2 }));
+    const routes: string[] = [];
+    const list = await make('one-hub', { onRequest: (route) => routes.push(route) }).listChannels();
+    expect(list).toEqual([channel(2), channel(3)]);
+    expect(routes).toEqual(['GET /api/channel/']);
+  });
+
   it('pages logs with log_type=2 and reads channel_id, ignoring the preloaded channel object', async () => {
     const row = (id: number) => {
       const { channel: _ignored, ...rest } = aLog(id);

@@ -286,6 +286,7 @@ channels:
     expect(out).toEqual({
       issues: [],
       config: {
+        flavor: 'one-api',
         timezone: 'Europe/Berlin',
         budgets: [
           {
@@ -293,7 +294,7 @@ channels:
             resetAt: '02:20', warnAt: 0.8, demoteAt: 0.95, source: { file: 'c.yaml', line: 3, col: 14 },
           },
           {
-            key: '7/m:total', channel: 7, model: 'm', freeTokens: 5, window: 'total', resetAt: '03:05',
+            key: '#7/m:total', channel: 7, model: 'm', freeTokens: 5, window: 'total', resetAt: '03:05',
             since: '2026-11-01', warnAt: 0.5, demoteAt: 1, source: { file: 'c.yaml', line: 5, col: 14 },
             modelSource: { file: 'c.yaml', line: 6, col: 12 },
           },
@@ -305,6 +306,7 @@ channels:
           { channel: '8', priority: 30, source: { file: 'p.yaml', line: 4, col: 3 } },
         ],
         demoted: 10,
+        demotedSource: { file: 'p.yaml', line: 5, col: 10 },
         routingDelaySec: 600,
         routingDelayAuto: true,
       },

@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import { unmovedDemotions } from '../../src/events/unmoved.js';
 import { emptyAlertMemory } from '../../src/events/memory.js';
 import { decide } from '../../src/policy/decide.js';
-import { fallbacksNotBelow, silentBudgets, unservedModels } from '../../src/policy/defeats.js';
+import { silentBudgets } from '../../src/policy/defeats.js';
 import { resolveRefs } from '../../src/policy/resolve.js';
 import type { Channel } from '../../src/oneapi/types.js';
 import { aBudget, aChannel, aConfig, aDefault, aMemory, aTrack } from '../helpers/builders.js';
@@ -14,33 +14,6 @@ const paid = (over: Partial<Channel> = {}) => aChannel({ id: 2, name: 'paid-deep
 const config = aConfig({
   budgets: [aBudget({ channel: 'volc-deepseek', model: DS, freeTokens: 1_000_000, source: { file: 'channels.yaml', line: 7, col: 14 } })],
   defaults: [aDefault('volc-deepseek', 100)],
-});
-const check = (fn: typeof unservedModels, channels: Channel[], cfg = config) => fn(cfg, channels, resolveRefs(cfg, channels)).map((p) => `${p.source.file}:${p.source.line} ${p.key}: ${p.message}`);
-
-describe('unservedModels', () => {
-  it.each([
-    ['served', [free()], []],
-    ['a channel that lists no models (unknown): not judged', [free({ models: [] })], []],
-    ['not served', [free({ models: ['DeepSeek-R1', 'deepseek-v3'] })], ['channels.yaml:7 model: volc-deepseek (#1) does not serve model "DeepSeek-V3" (its models: DeepSeek-R1, deepseek-v3); this budget would count nothing and never demote it']],
-  ] as const)('%s', (_n, channels, want) => {
-    expect(check(unservedModels, [...channels])).toEqual(want);
-  });
-});
-
-describe('fallbacksNotBelow', () => {
-  it.each([
-    ['fallback above demoted', [free(), paid()], []],
-    ['fallback disabled: not a fallback', [free(), paid({ priority: 5, status: 2 })], []],
-    ['fallback serving another model only', [free(), paid({ priority: 5, models: ['gpt-4o'] })], []],
-    ['fallback at demoted (10)', [free(), paid({ priority: 10 })], ['channels.yaml:7 demoted: demoted (10) is not below the enabled fallback paid-deepseek (#2) at 10 serving the same model; demoting volc-deepseek (#1) would not move its traffic']],
-  ] as const)('%s', (_n, channels, want) => {
-    expect(check(fallbacksNotBelow, [...channels])).toEqual(want);
-  });
-
-  it("judges a fallback by its configured default, not a priority someone lowered for now", () => {
-    const cfg = aConfig({ ...config, defaults: [aDefault('volc-deepseek', 100), aDefault('paid-deepseek', 8)] });
-    expect(check(fallbacksNotBelow, [free(), paid({ priority: 50 })], cfg)).toHaveLength(1);
-  });
 });
 
 describe('unmovedDemotions', () => {

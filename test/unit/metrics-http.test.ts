@@ -20,15 +20,31 @@ describe('health', () => {
     ['after N failures', at(3), false, 'failing'],
     ['when the last success is older than a few intervals, though nothing failed', { ...at(0), lastSuccessAt: NOW - 301_000 }, false, 'stale'],
     ['when the first cycle has not finished a few intervals after start', { ...base, startedAt: NOW - 301_000 }, false, 'stale'],
+    ['while waiting longer than the interval for the state lock', { ...at(0), stateLock: { holder: null, waitingSince: NOW - 90_000 } }, false, 'locked'],
+    ['locked rather than failing: the lock is why cycles fail', { ...at(3), stateLock: { holder: null, waitingSince: NOW - 90_000 } }, false, 'locked'],
+    ['no lock wait reported', { ...at(0), stateLock: null }, true, 'ok'],
+    ['cycles succeed but a budget is not enforced (its channel does not resolve)', { ...at(0), unresolved: ['volc-deepseek'] }, false, 'degraded'],
+    ['failing rather than degraded', { ...at(3), unresolved: ['volc-deepseek'] }, false, 'failing'],
   ])('%s', (_, input, ok, status) => {
     const h = healthOf(input);
     expect([h.ok, h.body.status]).toEqual([ok, status]);
+  });
+  it('names the budgets it does not enforce', () => {
+    expect(healthOf({ ...at(0), unresolved: ['volc-deepseek/DeepSeek-V3-2-251201'] }).body.unresolved).toEqual(['volc-deepseek/DeepSeek-V3-2-251201']);
+    expect(healthOf(at(0)).body).not.toHaveProperty('unresolved');
   });
   it('says when it last succeeded and why it failed', () => {
     expect(healthOf(at(3)).body).toMatchObject({
       lastSuccessAt: new Date(NOW - 240_000).toISOString(), consecutiveFailures: 3, lastError: 'OneAPI unreachable', uptimeSeconds: 5,
     });
     expect(healthOf(base).body).toMatchObject({ lastSuccessAt: null, lastError: null });
+  });
+  it('says who holds the state lock and since when', () => {
+    const holder = { pid: 12, host: 'box', command: 'once', since: NOW - 600_000 };
+    expect(healthOf({ ...at(0), stateLock: { holder, waitingSince: NOW - 90_000 } }).body.stateLock).toEqual({
+      holder: { pid: 12, host: 'box', command: 'once', since: '2026-11-24T06:50:00.000Z' }, waitingSince: '2026-11-24T06:58:30.000Z',
+    });
+    expect(healthOf(at(0)).body).not.toHaveProperty('stateLock');
   });
 });
 

@@ -46,9 +46,9 @@ function cycle(opts: { cfg?: Config; channels?: Channel[]; buckets?: Bucket[]; l
     memory: aMemory({ lastResetAt: opts.lastResetAt ?? TODAY }),
   });
   const changes = diff(decision.channels);
-  return { ok: true, decision, problems: [], changes, applied: changes, failed: [], fetched: 3, requests: 5, throttledMs: 0, durationMs: 1500, memory: decision.memory, events: [] };
+  return { ok: true, decision, problems: [], notes: [], changes, applied: changes, failed: [], enables: [], enabled: [], enableFailed: [], fetched: 3, requests: 5, throttledMs: 0, durationMs: 1500, memory: decision.memory, events: [] };
 }
-const failed = (): CycleResult => ({ ok: false, error: new Error('OneAPI unreachable'), problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 4, throttledMs: 0, durationMs: 200, memory: aMemory(), events: [] });
+const failed = (): CycleResult => ({ ok: false, error: new Error('OneAPI unreachable'), problems: [], notes: [], changes: [], applied: [], failed: [], enables: [], enabled: [], enableFailed: [], fetched: 0, requests: 4, throttledMs: 0, durationMs: 200, memory: aMemory(), events: [] });
 
 async function values(m: Metrics, name: string): Promise<Array<[Record<string, string | number>, number]>> {
   const metric = m.registry.getSingleMetric(name);

@@ -81,7 +81,7 @@ describe('demoEvening', () => {
 });
 
 describe('CycleWatch', () => {
-  const result = (over: Partial<CycleResult>): CycleResult => ({ ok: true, problems: [], changes: [], applied: [], failed: [], fetched: 0, throttledMs: 0, requests: 0, durationMs: 1, memory: aMemory(), events: [], ...over });
+  const result = (over: Partial<CycleResult>): CycleResult => ({ ok: true, problems: [], notes: [], changes: [], applied: [], failed: [], enables: [], enabled: [], enableFailed: [], fetched: 0, throttledMs: 0, requests: 0, durationMs: 1, memory: aMemory(), events: [], ...over });
   const client = (fail = false): OneApiClient => ({
     requestCount: 7,
     throttledMs: 0,
@@ -93,6 +93,7 @@ describe('CycleWatch', () => {
     },
     getChannel: async (id) => aChannel({ id }),
     setPriority: async () => undefined,
+    enableChannel: async () => undefined,
     readLogs: async () => ({ pages: 0, rows: 0, declined: false, total: 0 }),
   });
 

@@ -138,7 +138,7 @@ describe('resolveRefs', () => {
     const cfg = aConfig({ budgets: [aBudget({ channel: 'dup' })], defaults: [aDefault('dup', 100), aDefault(42, 5)] });
     const r = resolveRefs(cfg, [aChannel({ id: 9, name: 'dup' }), aChannel({ id: 4, name: 'dup' })]);
     expect(r.problems.map((p) => p.message)).toEqual([
-      '"dup" matches 2 OneAPI channels (ids 4, 9); names are not unique in OneAPI, so name the channel by its id',
+      '"dup" matches 2 OneAPI channels (ids 4, 9); names are not unique in OneAPI, so name the channel by its id (`channel: 4` for the oldest)',
       'OneAPI has no channel with id 42',
     ]);
   });

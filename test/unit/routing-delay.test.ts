@@ -104,7 +104,7 @@ describe('/metrics', () => {
   it('quota_pilot_routing_delay_seconds carries the delay of the last cycle and its source', async () => {
     const { createMetrics } = await import('../../src/metrics/metrics.js');
     const m = createMetrics();
-    const result = { ok: true, problems: [], changes: [], applied: [], failed: [], fetched: 0, requests: 1, throttledMs: 0, durationMs: 5, memory: aMemory(), events: [] };
+    const result = { ok: true, problems: [], changes: [], applied: [], failed: [], notes: [], enables: [], enabled: [], enableFailed: [], fetched: 0, requests: 1, throttledMs: 0, durationMs: 5, memory: aMemory(), events: [] };
     m.recordCycle({ ...result, routingDelay: { sec: 600, source: 'flavor default', text: '' } }, T * 1000);
     m.recordCycle({ ...result, routingDelay: { sec: 14, source: 'measured', text: '' } }, T * 1000);
     const text = await m.registry.metrics();

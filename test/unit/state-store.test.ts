@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { emptyState, STATE_VERSION, stateCodec, type State } from '../../src/reconcile/state.js';
 import { acquireStateLock, StateLockedError } from '../../src/state/lock.js';
-import { openStateStore } from '../../src/state/store.js';
+import { openStateStore, StateFileRefused } from '../../src/state/store.js';
 
 const dir = () => mkdtemp(join(tmpdir(), 'qp-store-'));
 
@@ -20,7 +20,7 @@ function capture() {
 function aState(): State {
   const s = emptyState();
   s.usage = { signature: 'Asia/Shanghai|00:00,02:20', watermark: 1_764_000_000, cursor: null, buckets: [{ channel: 1, model: 'm', day: '2026-11-24', start: 1_763_920_800, tokens: 1200, requests: 3 }] };
-  s.memory = { lastResetAt: 1_763_920_800, warned: { 'volc-deepseek': 1_763_920_800 }, demoted: { '1': { at: 1_763_990_000, reason: 'budget exhausted' } }, windows: { 'volc-deepseek': 1_763_920_800 } };
+  s.memory = { lastResetAt: 1_763_920_800, warned: { 'volc-deepseek': 1_763_920_800 }, demoted: { '1': { at: 1_763_990_000, reason: 'budget exhausted' } }, windows: { 'volc-deepseek': 1_763_920_800 }, pending: { '1': { to: 100, from: 10, cause: 'reset', at: 1_763_990_100, reason: 'nightly reset', tries: 1 } }, refs: { 'volc-deepseek': 1 }, stopped: {} };
   return s;
 }
 
@@ -65,12 +65,44 @@ describe('state store: load never trusts a bad file', () => {
     expect(await store.load()).toEqual(good);
   });
 
+  it.each(CORRUPT)('%s: peek (a reader) reads it as empty and leaves it where it is', async (_name, content, problem) => {
+    const d = await dir();
+    await writeFile(join(d, 'state.json'), content);
+    const { log, lines } = capture();
+    expect(await openStateStore(d, stateCodec, log, () => 42).peek()).toEqual(emptyState());
+    expect(await readdir(d)).toEqual(['state.json']);
+    const line = lines.find((l) => l.msg === 'state file not usable; left as it is, reading as empty');
+    expect(String(line?.problem)).toMatch(problem);
+  });
+
+  it('a parse error never quotes the file (JSON.parse would: Unexpected token \'r\', "root:$y$j9"...)', async () => {
+    const d = await dir();
+    await writeFile(join(d, 'state.json'), 'root:$y$j9T$hash');
+    const { log, lines } = capture();
+    await openStateStore(d, stateCodec, log, () => 42).load();
+    expect(JSON.stringify(lines)).not.toMatch(/root/);
+    expect(lines.find((l) => l.msg === 'state file not usable; moved aside, rebuilding from OneAPI')).toMatchObject({ problem: 'not JSON' });
+  });
+
+  it('a symlinked state.json: peek refuses it, load moves the link aside; its target is never read', async () => {
+    const d = await dir();
+    const target = join(d, 'elsewhere.json');
+    await writeFile(target, JSON.stringify(good));
+    await symlink(target, join(d, 'state.json'));
+    const store = openStateStore(d, stateCodec, capture().log, () => 42);
+    await expect(store.peek()).rejects.toThrow(StateFileRefused);
+    expect(await readlink(join(d, 'state.json'))).toBe(target);
+    expect(await store.load()).toEqual(emptyState());
+    expect(await readlink(join(d, 'state.json.corrupt-42'))).toBe(target);
+    expect(await readFile(target, 'utf8')).toBe(JSON.stringify(good));
+  });
+
   it('migrates a version-1 file (alerts, names and pace missing; no windows) and says so', async () => {
     const d = await dir();
     await writeFile(join(d, 'state.json'), JSON.stringify(v1));
     const { log, lines } = capture();
     const loaded = await openStateStore(d, stateCodec, log).load();
-    expect(loaded).toEqual({ ...emptyState(), usage: good.usage, memory: { lastResetAt: 5, warned: {}, demoted: {}, windows: {} } });
+    expect(loaded).toEqual({ ...emptyState(), usage: good.usage, memory: { lastResetAt: 5, warned: {}, demoted: {}, windows: {}, pending: {}, refs: {}, stopped: {} } });
     expect(lines.find((l) => l.msg === 'state file migrated')).toMatchObject({ from: 1, to: STATE_VERSION });
   });
 

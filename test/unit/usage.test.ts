@@ -137,6 +137,7 @@ function fakeOneApi(flavor: Flavor = 'new-api', opts: { skewSec?: number; nowMs?
     listChannels: async () => [],
     getChannel: async (id) => ({ id, name: '', priority: 0, status: 1, models: [] }) as Channel,
     setPriority: async () => undefined,
+    enableChannel: async () => undefined,
     async readLogs(q, onPage, o: LogReadOptions = {}) {
       if (failNext) {
         failNext = false;

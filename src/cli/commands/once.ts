@@ -13,14 +13,35 @@ export async function onceCommand(opts: GlobalOptions & { dryRun?: boolean; lock
   for (const w of warnings) ctx.log.warn({ issue: `${w.file}:${w.line}:${w.col} ${w.key}: ${w.message}` }, 'config warning');
   const notifier = createNotifier({ targets: alertTargets(ctx), log: ctx.log.child({ component: 'alerts' }) });
   const { client, store, connection } = connect(ctx);
+  // SIGTERM or SIGINT during the wait for another writer's lock ends the wait (exit 75, as when it times out);
+  // once the lock is held, a signal ends the process as it always did.
+  const waitable: typeof store = {
+    ...store,
+    lock: async (command, waitMs) => {
+      const ac = new AbortController();
+      const cancel = (signal: NodeJS.Signals) => ac.abort(signal);
+      process.once('SIGTERM', cancel).once('SIGINT', cancel);
+      try {
+        return await store.lock(command, waitMs, { signal: ac.signal });
+      } finally {
+        process.off('SIGTERM', cancel).off('SIGINT', cancel);
+      }
+    },
+  };
   const logDb = logDbFor(ctx, config);
   const result = await runCycle(
-    { client, flavor: connection.flavor, config, store, log: ctx.log, logDb: () => logDb.get() },
+    { client, flavor: connection.flavor, config, store: waitable, log: ctx.log, logDb: () => logDb.get() },
     { nowMs: systemClock.now(), dryRun: opts.dryRun, forceReset, lock: { command: forceReset ? 'reset' : 'once', waitMs: opts.lockWait * 1000 } },
   ).finally(() => logDb.close());
   process.stdout.write(cycleSummary(forceReset ? 'reset' : 'once', result, !!opts.dryRun) + '\n');
   for (const e of result.events) notifier.send(e);
   await notifier.flush(10_000);
+  // The cycle enforced everything else, but a budget whose channel does not resolve is not enforced: not a success.
+  const unresolved = result.decision?.budgets.filter((b) => b.state === 'unresolved') ?? [];
+  if (result.ok && unresolved.length > 0) {
+    process.stderr.write(`error: ${unresolved.length} budget${unresolved.length === 1 ? ' is' : 's are'} not enforced, their channel does not resolve in OneAPI: ${unresolved.map((b) => b.budget.key).join(', ')}\n`);
+    return 78;
+  }
   if (result.ok) return 0;
   if (result.error instanceof StateSaveError) throw result.error;
   if (result.error instanceof OneApiError) {

@@ -1,10 +1,11 @@
 import { constants } from 'node:fs';
-import { access, stat, writeFile } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { DateTime } from 'luxon';
 import type { Config } from '../../config/types.js';
 import type { Channel } from '../../oneapi/types.js';
 import { systemClock } from '../../platform/clock.js';
+import { writeFileDurable } from '../../platform/files.js';
 import { stackedBars } from '../../report/chart.js';
 import type { DailyReport } from '../../report/daily.js';
 import { reportFromState } from '../../report/from-state.js';
@@ -13,6 +14,7 @@ import { stateCodec, type State } from '../../reconcile/state.js';
 import { openStateStore } from '../../state/store.js';
 import { layoutFor, layoutSignature } from '../../usage/buckets.js';
 import { formatLocal } from '../../usage/windows.js';
+import { peekState } from './status.js';
 import { configOrThrow, connect, context, type Context, type GlobalOptions } from '../context.js';
 import { CommandError, UsageError } from '../errors.js';
 import { num, table } from '../render.js';
@@ -27,14 +29,15 @@ export async function reportCommand(opts: GlobalOptions & { days: number; json?:
   // Checked before any work, so a typo in the path is a usage error, not a failure after the report was built.
   if (opts.svg) await checkWritable(resolve(opts.svg), '--svg');
   const ctx = context(opts, 2);
-  const { config } = await configOrThrow(ctx);
-  const state = await openStateStore(ctx.stateDir, stateCodec, ctx.log).load();
+  const { config } = await configOrThrow(ctx, 'read');
+  const state = await peekState(openStateStore(ctx.stateDir, stateCodec, ctx.log));
   const { channels, source } = await channelsOf(ctx);
   const report = reportFromState(config, state, channels, systemClock.now(), opts.days);
 
   if (opts.svg) {
     const path = resolve(opts.svg);
-    await writeFile(path, reportSvg(report)).catch((err: Error) => {
+    // Through a random exclusive temp file and a rename: a symlink at `path` is replaced, never written through.
+    await writeFileDurable(path, reportSvg(report), 0o644).catch((err: Error) => {
       throw new CommandError(`cannot write the SVG to ${path}: ${err.message}`);
     });
     // With --json, stdout stays pure JSON.

@@ -4,14 +4,15 @@ import { CycleWatch } from '../../dashboard/watch.js';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, formatIssue, type Config } from '../../config/types.js';
 import type { OneApiClient } from '../../oneapi/types.js';
-import { fallbacksNotBelow, unservedModels } from '../../policy/defeats.js';
+import { checkChannels, toIssue } from '../../policy/checks.js';
 import { resolveRefs } from '../../policy/resolve.js';
 import type { Logger } from 'pino';
 import { healthOf, staleAfterMs } from '../../metrics/health.js';
 import { createMetrics } from '../../metrics/metrics.js';
+import { listenAccess, type Access } from '../../metrics/access.js';
 import { parseListen, startHttpServer, type HttpServer } from '../../metrics/server.js';
 import { systemClock } from '../../platform/clock.js';
-import { EnvError, flavorOf } from '../../platform/env.js';
+import { EnvError, flavorOf, redactUrl } from '../../platform/env.js';
 import { Daemon } from '../../schedule/daemon.js';
 import { alertTargets, configOrThrow, connect, context, logDbFor, type GlobalOptions } from '../context.js';
 
@@ -20,16 +21,19 @@ export interface RunOptions extends GlobalOptions {
   dryRun?: boolean;
   /** host:port for /metrics and /healthz, or "off". */
   listen: string;
+  /** Serve a non-loopback --listen without QP_LISTEN_TOKEN (an explicit choice; warned at start). */
+  listenWithoutToken?: boolean;
   /** Failed cycles in a row after which /healthz answers 503. */
   unhealthyAfter: number;
 }
 
 /**
- * Settings that would defeat every demotion are config errors at start (exit 78, file:line), not something to
- * find out tonight: a budget on a model its channel does not serve, a `demoted` at or above an enabled fallback.
- * OneAPI being down at start is not fatal: the daemon retries, and each cycle reports the same problems.
+ * The config checked against OneAPI's channels as `validate` checks it (policy/checks.ts): an error, a setting that
+ * defeats every demotion, is a config error at start (exit 78, file:line), not something to find out tonight;
+ * warnings are logged. Unresolved channel names are left to the cycles, which report them and enforce the rest.
+ * OneAPI being down at start is not fatal: the daemon retries, and each cycle reports the same errors.
  */
-async function checkAtStart(client: OneApiClient, config: Config, log: Logger): Promise<void> {
+async function checkAtStart(client: OneApiClient, config: Config, log: Logger, refs: () => Promise<Record<string, number>>): Promise<void> {
   let channels;
   try {
     channels = await client.listChannels();
@@ -37,10 +41,11 @@ async function checkAtStart(client: OneApiClient, config: Config, log: Logger): 
     log.warn({ error: (err as Error).message }, 'channels not checked at start: OneAPI unreachable; each cycle checks them');
     return;
   }
-  const resolution = resolveRefs(config, channels);
-  const problems = [...unservedModels(config, channels, resolution), ...fallbacksNotBelow(config, channels, resolution)];
-  if (problems.length)
-    throw new ConfigError(problems.map((p) => ({ severity: 'error' as const, ...p.source, key: p.key, message: p.message })));
+  // With the ids names resolved to before, as each cycle has them: a name OneAPI now repeats is still checked.
+  const issues = checkChannels(config, channels, resolveRefs(config, channels, await refs())).map(toIssue);
+  const errors = issues.filter((i) => i.severity === 'error');
+  if (errors.length) throw new ConfigError(errors);
+  for (const w of issues) log.warn({ issue: formatIssue(w) }, 'config warning');
 }
 
 /** The daemon: a cycle every interval plus the nightly reset, until SIGTERM or SIGINT. Resolves with the exit code. */
@@ -50,8 +55,10 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   const { config, warnings } = await configOrThrow(ctx, !opts.dryRun);
   for (const w of warnings) log.warn({ issue: formatIssue(w) }, 'config warning');
   let listen: { host: string; port: number } | null = null;
+  let access: Access | undefined;
   try {
     listen = opts.listen === 'off' ? null : parseListen(opts.listen);
+    if (listen) access = listenAccess(listen.host, ctx.env.QP_LISTEN_TOKEN, !!opts.listenWithoutToken);
   } catch (err) {
     throw new EnvError([`--listen: ${(err as Error).message}`]);
   }
@@ -61,7 +68,7 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     throw new EnvError([`ALERT_UNREACHABLE_MINUTES must be a positive number (got "${ctx.env.ALERT_UNREACHABLE_MINUTES}")`]);
   const metrics = createMetrics();
   const { connection, client: oneapi, store } = connect(ctx, false, (endpoint, result) => metrics.recordRequest(endpoint, result));
-  await checkAtStart(oneapi, config, log);
+  await checkAtStart(oneapi, config, log, () => store.peek().then((s) => s.memory.refs, () => ({})));
   const notifier = createNotifier({ targets, log: log.child({ component: 'alerts' }) });
   const logDb = logDbFor(ctx, config);
   // The dashboard shows what the cycles saw, so a page view sends no request to OneAPI.
@@ -97,9 +104,10 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     unreachableMinutes,
   });
   let server: HttpServer | null = null;
-  if (listen) server = await startHttpServer({ ...listen, metrics, log, health, routes: dashboardRoutes(board) });
+  if (listen) server = await startHttpServer({ ...listen, metrics, log, health, access, routes: dashboardRoutes(board) });
+  if (access?.warning) log.warn({ listen: server?.url, token: !!access.token }, access.warning);
   log.info(
-    { flavor: connection.flavor, baseUrl: connection.baseUrl, usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', alertTargets: targets.map((t) => t.name) },
+    { flavor: connection.flavor, baseUrl: redactUrl(connection.baseUrl), usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', listenToken: !!access?.token, alertTargets: targets.map((t) => t.name) },
     'quota-pilot started',
   );
   daemon.start();

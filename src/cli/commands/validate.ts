@@ -4,7 +4,7 @@ import { createClient } from '../../oneapi/client.js';
 import type { Config } from '../../config/types.js';
 import { OneApiError, type Flavor } from '../../oneapi/types.js';
 import { EnvError, flavorOf, readConnection, readDbSettings } from '../../platform/env.js';
-import { checkModels } from '../../policy/models.js';
+import { checkChannels, toIssue } from '../../policy/checks.js';
 import { DbError } from '../../usage/db/connect.js';
 import { openLogDb } from '../../usage/db/open.js';
 import { schemaProblems } from '../../usage/db/queries.js';
@@ -12,8 +12,9 @@ import { formatRefProblem, resolveRefs } from '../../policy/resolve.js';
 import { context, type GlobalOptions } from '../context.js';
 
 /**
- * Checks both YAML files, then that every channel they name exists exactly once in OneAPI and serves the budgets'
- * models. Exit 0; 78 with every problem listed; 77 when OneAPI refuses the token and 1 when it cannot be reached,
+ * Checks both YAML files, then that every channel they name exists exactly once in OneAPI, and the config against
+ * the channels as `run` does at start (policy/checks.ts): it fails exactly when `run` would refuse to start, and on
+ * unresolved channel names too. Exit 0; 78 with every problem listed; 77 when OneAPI refuses the token and 1 when it cannot be reached,
  * because a config that was not checked against OneAPI has not been validated. `--offline` checks the YAML only.
  */
 export async function validateCommand(opts: GlobalOptions & { offline?: boolean }): Promise<number> {
@@ -36,7 +37,7 @@ export async function validateCommand(opts: GlobalOptions & { offline?: boolean 
       const channels = await createClient({ ...connection, retries: 1 }).listChannels();
       const resolution = resolveRefs(loaded.config, channels);
       refErrors = resolution.problems.map((p) => `error: ${formatRefProblem(p)}`);
-      issues.push(...checkModels(loaded.config, channels, resolution, flavor));
+      issues.push(...checkChannels(loaded.config, channels, resolution).map(toIssue));
       checked = true;
     } catch (err) {
       if (!(err instanceof OneApiError)) throw err;

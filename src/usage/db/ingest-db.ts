@@ -60,7 +60,7 @@ export async function ingestFromDb(usage: UsageState, input: DbIngestInput): Pro
   const signature = layoutSignature(layout);
   const sameDb = usage.dbCursor?.db === db.identity;
   const plan = planRelayout(usage.signature, config, nowMs);
-  const ids = lazyIds(config, client);
+  const ids = input.refIds ? () => Promise.resolve(input.refIds!) : lazyIds(config, client);
   const recountFrom = await recountFor(plan, { ids, channels: input.channels, firstCounted: sameDb ? usage.dbCursor?.channels : undefined, log, hadBuckets: usage.buckets.length > 0 });
   const base = recountFrom === null ? emptyUsage(signature) : usage;
   const cursor = base.dbCursor && base.dbCursor.db === db.identity ? base.dbCursor : null;
