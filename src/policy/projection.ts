@@ -1,11 +1,9 @@
 import { samplesOf, type PaceTrack } from '../usage/burn.js';
-import { tokensBetween, typicalElapsed, type Series } from '../usage/timeline.js';
+import { SLOT_SEC, tokensBetween, typicalElapsed, type Series } from '../usage/timeline.js';
 
 /** How far back the steady rate looks, and the shortest span a rate is taken over (shorter is noise). */
 const BASE_SPAN_SEC = 600;
 const MIN_SPAN_SEC = 20;
-/** The timeline's latest rate is over its last minute, its grain. */
-const LATEST_SPAN_SEC = 60;
 /**
  * Looks between polls: at a quarter of the time left until the demotion falls due (so a burst that starts now is
  * seen while there is time to act on it), and at that instant; never closer together than MIN_CHECK_SEC.
@@ -38,37 +36,38 @@ export interface ProjectInput {
   /** Earlier samples of this budget (a track of another window is ignored); used only without `timeline`. */
   track?: PaceTrack;
   /**
-   * The budget's (channel, model) minutes from the usage timeline, and the LOCAL second from which the timeline is
+   * The budget's (channel, model) slots from the usage timeline, and the LOCAL second from which the timeline is
    * complete. When given, the rates come from OneAPI's own stamps (known on the first cycle), not from `track`.
    */
   timeline?: { series: Series | undefined; from: number };
   routingDelaySec: number;
 }
 
-/** The steady (last 10 minutes) and latest (last minute) rates from the timeline, tokens/s; 0 over < 20 s. */
+/**
+ * The steady (last 10 minutes) and latest rates from the timeline, tokens/s; 0 over < 20 s. The latest runs from
+ * the start of the slot holding asOf − 20 s (20 to 50 s back): whole slots, whose rows all lie in the span, so a
+ * burst is neither spread over an older slot nor diluted by one.
+ */
 function timelineRates(p: ProjectInput, t: NonNullable<ProjectInput['timeline']>): { steady: number; latest: number } {
-  const rate = (spanSec: number) => {
-    const from = Math.max(p.asOf - spanSec, p.windowStart, t.from);
+  const rate = (from: number) => {
+    from = Math.max(from, p.windowStart, t.from);
     return p.asOf - from < MIN_SPAN_SEC ? 0 : tokensBetween(t.series, from, p.asOf) / (p.asOf - from);
   };
-  return { steady: rate(BASE_SPAN_SEC), latest: rate(LATEST_SPAN_SEC) };
+  return { steady: rate(p.asOf - BASE_SPAN_SEC), latest: rate(Math.floor((p.asOf - MIN_SPAN_SEC) / SLOT_SEC) * SLOT_SEC) };
 }
 
 /**
  * The recent burn rate and when a demotion has to go out. The rate is the larger of the steady one and the latest
- * one: a burst can bring a demotion forward, never push it back. From the timeline: the last 10 minutes' mean and
- * the last minute's. From pace samples (the database source): the median of the per-interval rates over the last 10
- * minutes, which one odd interval does not move, and the last 20 s or more. Use is counted to `asOf` (the read end,
+ * one: a burst can bring a demotion forward, never push it back. From the timeline: the last 10 minutes' mean, and
+ * the larger of the last 20 to 50 s and the pace samples' latest (taken at each cycle, they may see a burst sooner). From pace
+ * samples alone (the database source): the median of the per-interval rates over the last 10 minutes, which one odd
+ * interval does not move, and the last 20 s or more. Use is counted to `asOf` (the read end,
  * lagSec behind OneAPI's clock), so the projection runs from there, not from now. The demotion must route a typical
  * request's duration before use reaches free_tokens (what starts before the routing moves is billed when it ends),
  * plus the routing delay, plus a small margin (5% of the time left, at least 1 s) for the noise of the projection.
  * Pure.
  */
 export function projectBudget(p: ProjectInput): Projection {
-  if (p.timeline) {
-    const { steady, latest } = timelineRates(p, p.timeline);
-    return when(p, steady, latest, typicalElapsed(p.timeline.series));
-  }
   // Plain loops over the track's arrays (oldest first): this runs for every budget every cycle, mostly before the
   // JIT warms up. Times count from the window's start, as the track's do. The points are the samples of the last
   // BASE_SPAN_SEC, then (asOf, used).
@@ -95,7 +94,11 @@ export function projectBudget(p: ProjectInput): Projection {
     latest = Math.max(0, p.used - used[i]) / (asOf - at[i]);
     break;
   }
-  return when(p, median(rates), latest, 0);
+  if (!p.timeline) return when(p, median(rates), latest, 0);
+  // The timeline knows the rate from the first cycle; the samples, taken at each cycle, may see a burst sooner than
+  // the slots' grain does: the larger brings a demotion forward.
+  const t = timelineRates(p, p.timeline);
+  return when(p, t.steady, Math.max(t.latest, latest), typicalElapsed(p.timeline.series));
 }
 
 /** When use reaches free_tokens at the larger rate, and when the demotion must go out for that. */

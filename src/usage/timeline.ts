@@ -1,17 +1,20 @@
 /**
- * The recent part of the usage at a fine grain: per (channel, model), per minute of created_at (LOCAL seconds, as
- * the buckets), the tokens, requests and summed request durations of the last TIMELINE_SEC. The burn rate and the
+ * The recent part of the usage at a fine grain: per (channel, model), per 30 s of created_at (LOCAL seconds, as
+ * the buckets), the tokens, requests and summed request durations of the last TIMELINE_SEC, per SLOT_SEC. The burn rate and the
  * time a request lasts are read from it, so the first cycle after any start has them: the rows of a cold read (a
  * lost state file included) pass through it like any others.
  */
 
-/** How far back the timeline keeps minutes: twice what the projection looks at (10 minutes). */
-export const TIMELINE_SEC = 1200;
-export const SLOT_SEC = 60;
+/**
+ * How far back the timeline keeps slots (the projection looks 10 minutes back), and their grain: 30 s, so that the
+ * latest rate can be taken over whole slots 20 to 50 s back, with 30 slots of 3 numbers per (channel, model).
+ */
+export const TIMELINE_SEC = 900;
+export const SLOT_SEC = 30;
 
-/** One (channel, model)'s minutes: slot i covers [from + 60 i, from + 60 (i + 1)). */
+/** One (channel, model)'s slots: slot i covers [from + 30 i, from + 30 (i + 1)). */
 export interface Series {
-  /** LOCAL unix second where slot 0 starts (a multiple of 60). */
+  /** LOCAL unix second where slot 0 starts (a multiple of SLOT_SEC). */
   from: number;
   tokens: number[];
   requests: number[];
@@ -35,7 +38,7 @@ export const seriesKey = (channel: number, model: string): string => `${channel}
 const channelOf = (key: string): number => Number(key.slice(0, key.indexOf(':')));
 const slotOf = (sec: number): number => Math.floor(sec / SLOT_SEC) * SLOT_SEC;
 
-/** This cycle's rows per (channel, model) and minute, before they are merged into the stored timeline. */
+/** This cycle's rows per (channel, model) and slot, before they are merged into the stored timeline. */
 export class TimelineDelta {
   readonly slots = new Map<string, Map<number, [number, number, number]>>();
   readonly starts = new Map<string, number[]>();
@@ -62,8 +65,8 @@ function latestTwo(a: readonly number[] | undefined, b: readonly number[]): numb
 }
 
 /**
- * The stored timeline plus this cycle's rows, keeping the minutes from `horizon` on. `dropFrom` (channel -> LOCAL
- * second) is what is being recounted: those minutes were read again and come only from `delta`. `coveredFrom` is
+ * The stored timeline plus this cycle's rows, keeping the slots from `horizon` on. `dropFrom` (channel -> LOCAL
+ * second) is what is being recounted: those slots were read again and come only from `delta`. `coveredFrom` is
  * where the timeline is complete when there was none before (the last read end; the horizon after a cold read). Pure.
  */
 export function mergeTimeline(old: Timeline | undefined, delta: TimelineDelta, p: { horizon: number; coveredFrom: number; dropFrom: ReadonlyMap<number, number> }): Timeline {
@@ -112,7 +115,7 @@ export function mergeTimeline(old: Timeline | undefined, delta: TimelineDelta, p
   return { from: Math.max(horizon, old ? old.from : slotOf(p.coveredFrom)), series };
 }
 
-/** The minutes of (channel, model), or of all the channel's models summed when `model` is undefined. Pure. */
+/** The slots of (channel, model), or of all the channel's models summed when `model` is undefined. Pure. */
 export function seriesFor(t: Timeline, channel: number, model: string | undefined): Series | undefined {
   if (model !== undefined) return t.series[seriesKey(channel, model)];
   const prefix = `${channel}:`;
@@ -131,8 +134,8 @@ export function seriesFor(t: Timeline, channel: number, model: string | undefine
 }
 
 /**
- * Tokens of `s` used in [from, to], where `to` is the instant use is counted to: a minute partly inside counts in
- * proportion (a minute's rows are taken as spread over it; the minute holding `to` ends at `to`). Pure.
+ * Tokens of `s` used in [from, to], where `to` is the instant use is counted to: a slot partly inside counts in
+ * proportion (a slot's rows are taken as spread over it; the slot holding `to` ends at `to`). Pure.
  */
 export function tokensBetween(s: Series | undefined, from: number, to: number): number {
   if (!s || to <= from) return 0;
@@ -146,7 +149,7 @@ export function tokensBetween(s: Series | undefined, from: number, to: number): 
   return sum;
 }
 
-/** The median of the per-minute mean request duration (seconds) in `s`; 0 without requests. Pure. */
+/** The median of the per-slot mean request duration (seconds) in `s`; 0 without requests. Pure. */
 export function typicalElapsed(s: Series | undefined): number {
   if (!s) return 0;
   const means: number[] = [];

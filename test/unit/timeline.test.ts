@@ -7,7 +7,7 @@ import type { Channel, OneApiClient } from '../../src/oneapi/types.js';
 import { diff } from '../../src/reconcile/apply.js';
 import { emptyUsage, ingest } from '../../src/usage/ingest.js';
 import { checkRow } from '../../src/usage/rows.js';
-import { mergeTimeline, seriesFor, TimelineDelta, tokensBetween, typicalElapsed, type Series, type Timeline } from '../../src/usage/timeline.js';
+import { mergeTimeline, seriesFor, SLOT_SEC, TimelineDelta, tokensBetween, typicalElapsed, type Series, type Timeline } from '../../src/usage/timeline.js';
 import { aBudget, aChannel, aConfig, aDefault, aMemory, aRow } from '../helpers/builders.js';
 
 const TZ = 'Asia/Shanghai';
@@ -18,13 +18,13 @@ const NOW = sec('2026-11-24T22:52:00');
 const AS_OF = NOW - 10; // 22:51:50
 const B = 1_900_000;
 
-/** Minutes ending with the one holding AS_OF: `perMinute` tokens each (oldest first), one request each lasting `elapsed` s. */
-function aSeries(perMinute: number[], elapsed = 0): Series {
-  const last = Math.floor(AS_OF / 60) * 60;
-  return { from: last - 60 * (perMinute.length - 1), tokens: perMinute, requests: perMinute.map((t) => (t > 0 ? 1 : 0)), elapsed: perMinute.map((t) => (t > 0 ? elapsed : 0)) };
+/** 30 s slots ending with the one holding AS_OF: `perSlot` tokens each (oldest first), one request each lasting `elapsed` s. */
+function aSeries(perSlot: number[], elapsed = 0): Series {
+  const last = Math.floor(AS_OF / SLOT_SEC) * SLOT_SEC;
+  return { from: last - SLOT_SEC * (perSlot.length - 1), tokens: perSlot, requests: perSlot.map((t) => (t > 0 ? 1 : 0)), elapsed: perSlot.map((t) => (t > 0 ? elapsed : 0)) };
 }
-/** 1,000 tokens/s for 12 minutes: the minute holding AS_OF has run 50 s. */
-const steady = (elapsed = 0) => aSeries([...Array(11).fill(60_000), 50_000], elapsed);
+/** 1,000 tokens/s for 12 minutes: the slot holding AS_OF (22:51:30) has run 20 s. */
+const steady = (elapsed = 0) => aSeries([...Array(24).fill(30_000), 20_000], elapsed);
 
 const base = (over: Partial<ProjectInput>): ProjectInput => ({ freeTokens: B, used: 1_800_000, asOf: AS_OF, windowStart: W, windowEnd: END, routingDelaySec: 60, timeline: { series: steady(), from: W }, ...over });
 
@@ -32,12 +32,12 @@ describe('projectBudget from the usage timeline', () => {
   // [case, input, steady, latest, elapsed, reachesAt - asOf, demoteBy - asOf] (null: none)
   const rows: Array<[string, Partial<ProjectInput>, number, number, number, number | null, number | null]> = [
     ['a cold start: 1,000 tokens/s in the rows, no pace samples at all', {}, 1000, 1000, 0, 100, 100 - 60 - 5],
-    ['idle, then a burst in the last minute: the burst brings the demotion forward', { timeline: { series: aSeries([...Array(11).fill(0), 150_000]), from: W } }, 250, 2500, 0, 40, 40 - 60 - 2],
-    ['a burst does not push it back: a quiet last minute keeps the steady rate', { timeline: { series: aSeries([...Array(11).fill(60_000), 0]), from: W } }, 550_000 / 600, 10_000 / 60, 0, 100_000 / (550_000 / 600), (100_000 / (550_000 / 600)) * 0.95 - 60],
+    ['idle, then a burst in the last 20 s: the burst brings the demotion forward', { timeline: { series: aSeries([...Array(24).fill(0), 60_000]), from: W } }, 100, 3000, 0, 100_000 / 3000, (100_000 / 3000) * 0.95 - 60],
+    ['a burst does not push it back: a quiet last slot keeps the steady rate', { timeline: { series: aSeries([...Array(24).fill(30_000), 0]), from: W } }, 580_000 / 600, 0, 0, 100_000 / (580_000 / 600), (100_000 / (580_000 / 600)) * 0.95 - 60],
     ['a window about to renew: reached after the renewal, so no demotion', { windowEnd: AS_OF + 60 }, 1000, 1000, 0, 100, null],
     ['a window that began 30 s ago: its rate over those 30 s', { windowStart: AS_OF - 30 }, 1000, 1000, 0, 100, 35],
     ['long requests (30 s each): routed away 30 s earlier, as they are billed when they end', { timeline: { series: steady(30), from: W } }, 1000, 1000, 30, 100, 100 - 30 - 60 - 5],
-    ['a timeline complete only for 5 minutes (a state from before it): the rate over those', { timeline: { series: aSeries([...Array(7).fill(0), ...Array(4).fill(60_000), 50_000]), from: AS_OF - 290 } }, 1000, 1000, 0, 100, 35],
+    ['a timeline complete only for 5 minutes (a state from before it): the rate over those', { timeline: { series: aSeries([...Array(15).fill(0), ...Array(9).fill(30_000), 20_000]), from: AS_OF - 290 } }, 1000, 1000, 0, 100, 35],
     ['a timeline complete for 10 s only: too short for a rate', { timeline: { series: steady(), from: AS_OF - 10 } }, 0, 0, 0, null, null],
     ['idle: no rows in the timeline', { timeline: { series: undefined, from: W } }, 0, 0, 0, null, null],
   ];
@@ -54,12 +54,12 @@ describe('projectBudget from the usage timeline', () => {
 describe('tokensBetween, typicalElapsed', () => {
   const s: Series = { from: 600, tokens: [60, 120, 30], requests: [1, 2, 1], elapsed: [10, 40, 90] };
   it.each([
-    ['whole minutes', 600, 720, 180],
-    ['half of the first minute', 630, 720, 150],
-    ['the minute holding `to` ends at `to`', 660, 750, 150],
+    ['whole slots', 600, 660, 180],
+    ['half of the first slot', 615, 660, 150],
+    ['the slot holding `to` ends at `to`', 630, 675, 150],
     ['nothing before the series', 0, 600, 0],
   ] as const)('%s', (_n, from, to, want) => expect(tokensBetween(s, from, to)).toBeCloseTo(want, 6));
-  it('the median of the per-minute mean durations, robust to one slow minute', () => {
+  it('the median of the per-slot mean durations, robust to one slow slot', () => {
     expect(typicalElapsed(s)).toBe(20); // means 10, 20, 90
     expect(typicalElapsed(undefined)).toBe(0);
   });
@@ -73,30 +73,30 @@ describe('mergeTimeline', () => {
   };
   const old: Timeline = { from: 0, series: { '1:m': { from: 600, tokens: [10, 20, 30], requests: [1, 1, 1], elapsed: [1, 2, 3], starts: [780, 700] }, '2:m': { from: 600, tokens: [5], requests: [1], elapsed: [0] } } };
 
-  it('adds the rows per minute, keeps the minutes from the horizon on, drops empty series', () => {
+  it('adds the rows per slot, keeps the slots from the horizon on, drops empty series', () => {
     const t = mergeTimeline(old, delta([[1, 'm', 790, 7, 1.25], [1, 'm', 845, 3, 0], [3, 'x', 700, 1, 0]]), { horizon: 660, coveredFrom: 0, dropFrom: new Map() });
     expect(t).toEqual({
       from: 660,
       series: {
-        '1:m': { from: 660, tokens: [20, 30, 7, 3], requests: [1, 1, 1, 1], elapsed: [2, 3, 1.3, 0], starts: [845, 788.8] }, // a start is created_at − elapsed
-        '3:x': { from: 660, tokens: [1], requests: [1], elapsed: [0], starts: [700] },
+        '1:m': { from: 660, tokens: [30, 0, 0, 0, 7, 0, 3], requests: [1, 0, 0, 0, 1, 0, 1], elapsed: [3, 0, 0, 0, 1.3, 0, 0], starts: [845, 788.8] }, // a start is created_at − elapsed
+        '3:x': { from: 690, tokens: [1], requests: [1], elapsed: [0], starts: [700] },
       },
     });
   });
 
-  it('a recounted channel keeps only the minutes before its recount, the rest comes from the read', () => {
+  it('a recounted channel keeps only the slots before its recount, the rest comes from the read', () => {
     const t = mergeTimeline(old, delta([[1, 'm', 720, 100, 0]]), { horizon: 0, coveredFrom: 0, dropFrom: new Map([[1, 660]]) });
-    expect(t.series['1:m']).toEqual({ from: 600, tokens: [10, 0, 100], requests: [1, 0, 1], elapsed: [1, 0, 0], starts: [720] });
+    expect(t.series['1:m']).toEqual({ from: 600, tokens: [10, 20, 0, 0, 100], requests: [1, 1, 0, 0, 1], elapsed: [1, 2, 0, 0, 0], starts: [720] });
     expect(t.series['2:m'].tokens).toEqual([5]);
   });
 
   it('without a stored timeline it is complete from where the read started', () => {
-    expect(mergeTimeline(undefined, delta([]), { horizon: 600, coveredFrom: 1000, dropFrom: new Map() }).from).toBe(960);
+    expect(mergeTimeline(undefined, delta([]), { horizon: 600, coveredFrom: 1000, dropFrom: new Map() }).from).toBe(990);
   });
 
   it('a budget without a model sums its channel\'s series', () => {
     const t: Timeline = { from: 0, series: { '1:a': { from: 60, tokens: [1, 2], requests: [1, 1], elapsed: [0, 0] }, '1:b': { from: 120, tokens: [10], requests: [1], elapsed: [4] }, '11:a': { from: 0, tokens: [99], requests: [1], elapsed: [0] } } };
-    expect(seriesFor(t, 1, undefined)).toEqual({ from: 60, tokens: [1, 12], requests: [1, 2], elapsed: [0, 4] });
+    expect(seriesFor(t, 1, undefined)).toEqual({ from: 60, tokens: [1, 2, 10], requests: [1, 1, 1], elapsed: [0, 0, 4] });
   });
 });
 
