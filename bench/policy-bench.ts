@@ -6,7 +6,10 @@
  * - routing_delay not set on one-api (default 600 s, wrong for all three), real D = 0, 12 and 60 s: the second
  *   window, after one measured demotion, beside the first;
  * - requests lasting 20–120 s (streams), D = 12 s.
- * Prints a Markdown table on stdout, progress on stderr. BENCH_ONLY=steady,start,auto,streams runs some of them.
+ * Utilization is shown beside the phase bound (the best switch given the cache's refresh instants, which the daemon
+ * does not know) and beside the best without knowing them (demote D before the budget runs out, be served until the
+ * next refresh). Prints a Markdown table on stdout, progress on stderr. BENCH_ONLY=steady,start,auto,streams runs
+ * some of them.
  */
 import { B, runScenario, type Scenario, type WindowResult } from './policy-world.js';
 import { num, renderTable, say, type Row } from './table.js';
@@ -19,7 +22,7 @@ const RUNS = 5;
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${num(x * 100, 2)}%`;
 const over = (w: WindowResult) => (w.served - B) / B;
 const util = (w: WindowResult) => Math.min(w.served, B) / B;
-const utilFigure = (w: WindowResult) => `${num(util(w) * 100, 2)}% (phase bound ${num((w.best / B) * 100, 2)}%)`;
+const utilFigure = (w: WindowResult) => `${num(util(w) * 100, 2)}% (phase bound ${num((w.best / B) * 100, 2)}%; without knowing the phase ${num((Math.min(w.safe, B) / B) * 100, 2)}%)`;
 
 /** Runs `s` over the seeds and cache phases, calling `rows` with each run's result. */
 async function each(label: string, s: Scenario, rows: (tag: string, r: Awaited<ReturnType<typeof runScenario>>) => Row[]): Promise<Row[]> {
@@ -35,7 +38,13 @@ async function each(label: string, s: Scenario, rows: (tag: string, r: Awaited<R
 }
 
 const OVER = 0.005;
-const overRow = (tag: string, w: WindowResult, limit = OVER): Row => ({ measure: `overshoot, ${tag}`, figure: pct(over(w)), goal: `≤ ${pct(limit)}`, pass: over(w) <= limit });
+const overRow = (tag: string, w: WindowResult, limit = OVER): Row => ({
+  measure: `overshoot, ${tag}`,
+  // Where even the phase bound overshoots (no refresh before the budget runs out), say so beside the figure.
+  figure: pct(over(w)) + (w.best > B ? ` (phase bound ${pct((w.best - B) / B)})` : ''),
+  goal: `≤ ${pct(limit)}`,
+  pass: over(w) <= limit,
+});
 const utilRow = (tag: string, w: WindowResult): Row => ({ measure: `utilization, ${tag}`, figure: utilFigure(w), goal: 'within 1% of the phase bound', pass: util(w) >= Math.min(w.best, B) / B - 0.01 });
 
 async function main(): Promise<void> {

@@ -48,6 +48,11 @@ export interface Scenario {
 export interface WindowResult {
   served: number;
   best: number;
+  /**
+   * The best a policy that does not know the cache's phase can do without overshooting: demote D seconds before the
+   * budget runs out (or at once, when the daemon starts later), and be served until the first refresh after that.
+   */
+  safe: number;
   reason: string;
 }
 
@@ -104,6 +109,21 @@ function bestServed(reqs: Request[], phase: number, cacheSec: number, from: numb
   }
 }
 
+function safeServed(reqs: Request[], phase: number, cacheSec: number, from: number): number {
+  let cum = 0;
+  let runsOut = Infinity;
+  for (const r of reqs) {
+    if (cum + r.tokens > B) {
+      runsOut = r.at;
+      break;
+    }
+    cum += r.tokens;
+  }
+  const demote = Math.max(from, runsOut - cacheSec);
+  const moved = cacheSec === 0 ? demote : phase + Math.ceil((demote - phase) / cacheSec) * cacheSec;
+  return reqs.filter((r) => r.at < moved).reduce((n, r) => n + r.tokens, 0);
+}
+
 export async function runScenario(s: Scenario, seed: number, phaseSec: number): Promise<RunResult> {
   const day1 = Math.floor(DateTime.fromISO('2026-11-24T02:20:00', { zone: TZ }).toSeconds());
   let nowMs = day1 * 1000;
@@ -158,7 +178,8 @@ export async function runScenario(s: Scenario, seed: number, phaseSec: number): 
       sim.flush();
       const end = t0 + s.runSec + 600;
       const served = sim.logs.filter((l) => l.channel === 1 && l.created_at >= t0 - 60 && l.created_at < end).reduce((n, l) => n + l.prompt_tokens + l.completion_tokens, 0);
-      out.push({ served, best: bestServed(reqs, day1 + phaseSec, s.cacheSec, startAt ?? t0), reason });
+      const from = startAt ?? t0;
+      out.push({ served, best: bestServed(reqs, day1 + phaseSec, s.cacheSec, from), safe: safeServed(reqs, day1 + phaseSec, s.cacheSec, from), reason });
     }
     return { windows: out, cycles, delay };
   } finally {

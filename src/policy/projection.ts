@@ -58,8 +58,8 @@ function timelineRates(p: ProjectInput, t: NonNullable<ProjectInput['timeline']>
 
 /**
  * The recent burn rate and when a demotion has to go out. The rate is the larger of the steady one and the latest
- * one: a burst can bring a demotion forward, never push it back. From the timeline: the last 10 minutes' mean, and
- * the larger of the last 20 to 50 s and the pace samples' latest (taken at each cycle, they may see a burst sooner). From pace
+ * one: a burst can bring a demotion forward, never push it back. From the timeline: the last 10 minutes' mean and
+ * the last 20 to 50 s (whole slots). From pace
  * samples alone (the database source): the median of the per-interval rates over the last 10 minutes, which one odd
  * interval does not move, and the last 20 s or more. Use is counted to `asOf` (the read end,
  * lagSec behind OneAPI's clock), so the projection runs from there, not from now. The demotion must route a typical
@@ -68,6 +68,10 @@ function timelineRates(p: ProjectInput, t: NonNullable<ProjectInput['timeline']>
  * Pure.
  */
 export function projectBudget(p: ProjectInput): Projection {
+  if (p.timeline) {
+    const t = timelineRates(p, p.timeline);
+    return when(p, t.steady, t.latest, typicalElapsed(p.timeline.series));
+  }
   // Plain loops over the track's arrays (oldest first): this runs for every budget every cycle, mostly before the
   // JIT warms up. Times count from the window's start, as the track's do. The points are the samples of the last
   // BASE_SPAN_SEC, then (asOf, used).
@@ -94,11 +98,7 @@ export function projectBudget(p: ProjectInput): Projection {
     latest = Math.max(0, p.used - used[i]) / (asOf - at[i]);
     break;
   }
-  if (!p.timeline) return when(p, median(rates), latest, 0);
-  // The timeline knows the rate from the first cycle; the samples, taken at each cycle, may see a burst sooner than
-  // the slots' grain does: the larger brings a demotion forward.
-  const t = timelineRates(p, p.timeline);
-  return when(p, t.steady, Math.max(t.latest, latest), typicalElapsed(p.timeline.series));
+  return when(p, median(rates), latest, 0);
 }
 
 /** When use reaches free_tokens at the larger rate, and when the demotion must go out for that. */
