@@ -59,10 +59,9 @@ function timelineRates(p: ProjectInput, t: NonNullable<ProjectInput['timeline']>
 /**
  * The recent burn rate and when a demotion has to go out. The rate is the larger of the steady one and the latest
  * one: a burst can bring a demotion forward, never push it back. From the timeline: the last 10 minutes' mean and
- * the last 20 to 50 s (whole slots). From pace
- * samples alone (the database source): the median of the per-interval rates over the last 10 minutes, which one odd
- * interval does not move, and the last 20 s or more. Use is counted to `asOf` (the read end,
- * lagSec behind OneAPI's clock), so the projection runs from there, not from now. The demotion must route a typical
+ * the last 20 to 50 s (whole slots). Without one (the database source), from the pace samples: the median of the
+ * per-interval rates over the last 10 minutes, which one odd interval does not move, and the last 20 s or more. Use
+ * is counted to `asOf` (the read end, lagSec behind OneAPI's clock), so the projection runs from there, not now. The demotion must route a typical
  * request's duration before use reaches free_tokens (what starts before the routing moves is billed when it ends),
  * plus the routing delay, plus a small margin (5% of the time left, at least 1 s) for the noise of the projection.
  * Pure.
