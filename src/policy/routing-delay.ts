@@ -63,20 +63,40 @@ export function lastStartAfter(s: Series | undefined, at: number): number | null
   return last - prev > Math.max(STRAGGLER_SEC, 0.5 * (prev - at)) ? prev : last;
 }
 
+/** The series of a timeline by channel, and the latest starts of each model on each channel: built once a cycle. */
+export class StartIndex {
+  readonly byChannel = new Map<number, Array<{ model: string; s: Series }>>();
+  private readonly byModel = new Map<string, Array<{ channel: number; latest: number }>>();
+
+  constructor(t: Timeline) {
+    for (const key in t.series) {
+      const i = key.indexOf(':');
+      const channel = Number(key.slice(0, i));
+      const model = key.slice(i + 1);
+      const s = t.series[key];
+      (this.byChannel.get(channel) ?? this.byChannel.set(channel, []).get(channel)!).push({ model, s });
+      if (s.starts?.length) (this.byModel.get(model) ?? this.byModel.set(model, []).get(model)!).push({ channel, latest: s.starts[0] });
+    }
+  }
+
+  /** Whether a channel other than `channel` has a request for `model` that started after `after`. */
+  startedElsewhere(model: string, channel: number, after: number): boolean {
+    return (this.byModel.get(model) ?? []).some((o) => o.channel !== channel && o.latest > after);
+  }
+}
+
 /**
  * One demotion's cut-over, once the rows tell it: null while requests may still be starting on the channel (or have
  * not been logged yet), or when no other channel shows the model's traffic since (the traffic may just have stopped).
  * `readEnd` is the LOCAL second up to which rows are read. Pure.
  */
-export function cutOver(t: Timeline, channel: number, at: number, readEnd: number): number | null {
+export function cutOver(t: Timeline | StartIndex, channel: number, at: number, readEnd: number): number | null {
+  const index = t instanceof StartIndex ? t : new StartIndex(t);
   let cut: number | null = null;
-  for (const [key, s] of Object.entries(t.series)) {
-    if (!key.startsWith(`${channel}:`)) continue;
-    const model = key.slice(key.indexOf(':') + 1);
+  for (const { model, s } of index.byChannel.get(channel) ?? []) {
     const last = lastStartAfter(s, at) ?? at;
     // Moved: another channel serving the model has a request that started after the last one here.
-    const moved = Object.entries(t.series).some(([k, o]) => k !== key && k.slice(k.indexOf(':') + 1) === model && (o.starts?.[0] ?? -Infinity) > last);
-    if (!moved) continue;
+    if (!index.startedElsewhere(model, channel, last)) continue;
     if (readEnd < last + Math.max(SETTLE_SEC, 2 * typicalElapsed(s))) return null;
     cut = Math.max(cut ?? 0, last - at);
   }
@@ -91,12 +111,14 @@ export function measureDelays(log: DelayLog, p: { baseUrl: string; memory: Memor
   const old = log.instances[p.baseUrl];
   if (!p.timeline || p.readEnd === null) return { ...log, baseUrl: p.baseUrl };
   const rec: DelayRecord = { samples: [...(old?.samples ?? [])], done: {}, ...(old?.warnedFor !== undefined && { warnedFor: old.warnedFor }) };
+  let index: StartIndex | undefined;
   for (const [channel, d] of Object.entries(p.memory.demoted)) {
     if (old?.done[channel] === d.at) {
       rec.done[channel] = d.at;
       continue;
     }
-    const cut = cutOver(p.timeline, Number(channel), d.at, p.readEnd);
+    index ??= new StartIndex(p.timeline);
+    const cut = cutOver(index, Number(channel), d.at, p.readEnd);
     if (cut !== null) rec.samples.push([d.at, Math.round(cut * 10) / 10]);
     if (cut !== null || p.readEnd > d.at + GIVE_UP_SEC) rec.done[channel] = d.at;
   }

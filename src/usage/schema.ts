@@ -7,16 +7,16 @@ const int = z.number().int();
 
 /** What is wrong with one series of the usage timeline (see Series in timeline.ts), if anything. */
 function badSeries(t: unknown): Problem | undefined {
-  if (typeof t !== 'object' || t === null || Array.isArray(t)) return { path: [], message: 'expected a record of from, tokens, requests and elapsed' };
-  const { from, tokens, requests, elapsed } = t as Record<string, unknown>;
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return { path: [], message: 'expected a record of from and tokens' };
+  const { from, tokens, elapsed, starts } = t as Record<string, unknown>;
   if (!isInt(from)) return { path: ['from'], message: `expected an integer, got ${JSON.stringify(from)}` };
   if (!Array.isArray(tokens)) return { path: ['tokens'], message: 'expected an array' };
-  for (const [name, xs] of [['requests', requests], ['elapsed', elapsed]] as const)
-    if (!Array.isArray(xs) || xs.length !== tokens.length) return { path: [name], message: `expected an array as long as tokens (${tokens.length})` };
-  for (let i = 0; i < tokens.length; i++)
-    for (const [name, xs] of [['tokens', tokens], ['requests', requests], ['elapsed', elapsed]] as const)
-      if (!isNum((xs as unknown[])[i]) || ((xs as number[])[i] as number) < 0) return { path: [name, i], message: `expected a number ≥ 0, got ${JSON.stringify((xs as unknown[])[i])}` };
-  const { starts } = t as Record<string, unknown>;
+  if (elapsed !== undefined && (!Array.isArray(elapsed) || elapsed.length !== tokens.length)) return { path: ['elapsed'], message: `expected an array as long as tokens (${tokens.length})` };
+  for (const [name, xs] of [['tokens', tokens], ['elapsed', elapsed ?? []]] as const)
+    for (let i = 0; i < (xs as unknown[]).length; i++) {
+      const x = (xs as unknown[])[i];
+      if (!isNum(x) || (x as number) < 0) return { path: [name, i], message: `expected a number ≥ 0, got ${JSON.stringify(x)}` };
+    }
   if (starts !== undefined && (!Array.isArray(starts) || !starts.every(isNum))) return { path: ['starts'], message: 'expected an array of numbers' };
   return undefined;
 }

@@ -1,13 +1,13 @@
 /**
  * The recent part of the usage at a fine grain: per (channel, model), per 30 s of created_at (LOCAL seconds, as
- * the buckets), the tokens, requests and summed request durations of the last TIMELINE_SEC, per SLOT_SEC. The burn rate and the
+ * the buckets), the tokens and their requests' mean duration of the last TIMELINE_SEC, per SLOT_SEC. The burn rate and the
  * time a request lasts are read from it, so the first cycle after any start has them: the rows of a cold read (a
  * lost state file included) pass through it like any others.
  */
 
 /**
  * How far back the timeline keeps slots (the projection looks 10 minutes back), and their grain: 30 s, so that the
- * latest rate can be taken over whole slots 20 to 50 s back, with 30 slots of 3 numbers per (channel, model).
+ * latest rate can be taken over whole slots 20 to 50 s back, with 30 slots of 1 or 2 numbers per (channel, model).
  */
 export const TIMELINE_SEC = 900;
 export const SLOT_SEC = 30;
@@ -17,9 +17,11 @@ export interface Series {
   /** LOCAL unix second where slot 0 starts (a multiple of SLOT_SEC). */
   from: number;
   tokens: number[];
-  requests: number[];
-  /** Summed durations of the requests (elapsed_time), seconds. */
-  elapsed: number[];
+  /**
+   * How long the slot's requests took (elapsed_time), seconds, weighted by their tokens: in-flight tokens are the
+   * rate times that. Absent when every row said 0 (as old OneAPI rows and rows without the field do).
+   */
+  elapsed?: number[];
   /**
    * The two latest request starts (created_at − elapsed_time, LOCAL seconds), newest first: after a demotion they
    * show when OneAPI's routing stopped sending new requests here (policy/routing-delay.ts). Absent in older states.
@@ -40,7 +42,8 @@ const slotOf = (sec: number): number => Math.floor(sec / SLOT_SEC) * SLOT_SEC;
 
 /** This cycle's rows per (channel, model) and slot, before they are merged into the stored timeline. */
 export class TimelineDelta {
-  readonly slots = new Map<string, Map<number, [number, number, number]>>();
+  /** Per series and slot: [tokens, tokens × duration]. */
+  readonly slots = new Map<string, Map<number, [number, number]>>();
   readonly starts = new Map<string, number[]>();
 
   /** Adds one row: its LOCAL instant, tokens and duration in seconds (0 when the row has none). */
@@ -51,9 +54,8 @@ export class TimelineDelta {
     const s = series.get(slot);
     if (s) {
       s[0] += tokens;
-      s[1] += 1;
-      s[2] += elapsedSec;
-    } else series.set(slot, [tokens, 1, elapsedSec]);
+      s[1] += tokens * elapsedSec;
+    } else series.set(slot, [tokens, tokens * elapsedSec]);
     this.starts.set(key, latestTwo(this.starts.get(key), [localSec - elapsedSec]));
   }
 }
@@ -71,43 +73,48 @@ function latestTwo(a: readonly number[] | undefined, b: readonly number[]): numb
  */
 export function mergeTimeline(old: Timeline | undefined, delta: TimelineDelta, p: { horizon: number; coveredFrom: number; dropFrom: ReadonlyMap<number, number> }): Timeline {
   const horizon = slotOf(p.horizon);
-  const acc = new Map<string, Map<number, [number, number, number]>>();
+  const acc = new Map<string, Map<number, [number, number]>>();
   const begun = new Map<string, number[]>();
+  const series: Record<string, Series> = {};
   for (const [key, s] of Object.entries(old?.series ?? {})) {
     const drop = p.dropFrom.get(channelOf(key)) ?? Infinity;
+    // Most series are unchanged in a cycle (no new row, nothing to trim or recount): kept as they are.
+    if (!delta.slots.has(key) && s.from >= horizon && drop === Infinity) {
+      series[key] = s;
+      continue;
+    }
     const kept = (s.starts ?? []).filter((x) => x < drop);
     if (kept.length > 0) begun.set(key, kept);
-    const slots = new Map<number, [number, number, number]>();
+    const slots = new Map<number, [number, number]>();
     for (let i = 0; i < s.tokens.length; i++) {
       const at = s.from + i * SLOT_SEC;
-      if (at >= horizon && at < drop && s.requests[i] > 0) slots.set(at, [s.tokens[i], s.requests[i], s.elapsed[i]]);
+      if (at >= horizon && at < drop && s.tokens[i] > 0) slots.set(at, [s.tokens[i], s.tokens[i] * (s.elapsed?.[i] ?? 0)]);
     }
     if (slots.size > 0) acc.set(key, slots);
   }
   for (const [key, xs] of delta.starts) begun.set(key, latestTwo(begun.get(key), xs));
   for (const [key, slots] of delta.slots) {
     const into = acc.get(key) ?? acc.set(key, new Map()).get(key)!;
-    for (const [at, [t, r, e]] of slots) {
-      if (at < horizon) continue;
+    for (const [at, [t, te]] of slots) {
+      if (at < horizon || t === 0) continue;
       const s = into.get(at);
-      if (s) into.set(at, [s[0] + t, s[1] + r, s[2] + e]);
-      else into.set(at, [t, r, e]);
+      into.set(at, s ? [s[0] + t, s[1] + te] : [t, te]);
     }
   }
-  const series: Record<string, Series> = {};
   for (const [key, slots] of acc) {
     if (slots.size === 0) continue;
     const starts = [...slots.keys()].sort((a, b) => a - b);
     const from = starts[0];
     const n = (starts[starts.length - 1] - from) / SLOT_SEC + 1;
-    const s: Series = { from, tokens: new Array<number>(n).fill(0), requests: new Array<number>(n).fill(0), elapsed: new Array<number>(n).fill(0) };
-    for (const [at, [t, r, e]] of slots) {
+    const s: Series = { from, tokens: new Array<number>(n).fill(0) };
+    const elapsed = new Array<number>(n).fill(0);
+    for (const [at, [t, te]] of slots) {
       const i = (at - from) / SLOT_SEC;
       s.tokens[i] = t;
-      s.requests[i] = r;
-      // Tenths of a second: enough for a median duration, and short in the state file.
-      s.elapsed[i] = Math.round(e * 10) / 10;
+      // Tenths of a second: enough for a typical duration, and short in the state file.
+      elapsed[i] = Math.round((te / t) * 10) / 10;
     }
+    if (elapsed.some((e) => e > 0)) s.elapsed = elapsed;
     const st = begun.get(key);
     if (st) s.starts = st;
     series[key] = s;
@@ -123,13 +130,14 @@ export function seriesFor(t: Timeline, channel: number, model: string | undefine
   if (parts.length <= 1) return parts[0];
   const from = Math.min(...parts.map((p) => p.from));
   const n = Math.max(...parts.map((p) => (p.from - from) / SLOT_SEC + p.tokens.length));
-  const sum: Series = { from, tokens: new Array<number>(n).fill(0), requests: new Array<number>(n).fill(0), elapsed: new Array<number>(n).fill(0) };
+  const sum: Series = { from, tokens: new Array<number>(n).fill(0) };
+  const weighted = new Array<number>(n).fill(0);
   for (const p of parts)
     for (let i = 0, j = (p.from - from) / SLOT_SEC; i < p.tokens.length; i++, j++) {
       sum.tokens[j] += p.tokens[i];
-      sum.requests[j] += p.requests[i];
-      sum.elapsed[j] += p.elapsed[i];
+      weighted[j] += p.tokens[i] * (p.elapsed?.[i] ?? 0);
     }
+  if (weighted.some((w) => w > 0)) sum.elapsed = weighted.map((w, j) => (sum.tokens[j] > 0 ? w / sum.tokens[j] : 0));
   return sum;
 }
 
@@ -149,13 +157,13 @@ export function tokensBetween(s: Series | undefined, from: number, to: number): 
   return sum;
 }
 
-/** The median of the per-slot mean request duration (seconds) in `s`; 0 without requests. Pure. */
+/** The median over the slots with use of their requests' duration (seconds, token-weighted) in `s`; 0 without. Pure. */
 export function typicalElapsed(s: Series | undefined): number {
   if (!s) return 0;
-  const means: number[] = [];
-  for (let i = 0; i < s.requests.length; i++) if (s.requests[i] > 0) means.push(s.elapsed[i] / s.requests[i]);
-  if (means.length === 0) return 0;
-  means.sort((a, b) => a - b);
-  const m = Math.floor(means.length / 2);
-  return means.length % 2 ? means[m] : (means[m - 1] + means[m]) / 2;
+  const xs: number[] = [];
+  for (let i = 0; i < s.tokens.length; i++) if (s.tokens[i] > 0) xs.push(s.elapsed?.[i] ?? 0);
+  if (xs.length === 0) return 0;
+  xs.sort((a, b) => a - b);
+  const m = Math.floor(xs.length / 2);
+  return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2;
 }

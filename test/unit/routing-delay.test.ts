@@ -5,7 +5,7 @@ import { aConfig, aMemory } from '../helpers/builders.js';
 
 const T = 1_764_000_000; // the demotion's write
 /** A series whose two latest request starts are `starts` (seconds after T), newest first. */
-const starts = (...xs: number[]): Series => ({ from: T - 60, tokens: [1], requests: [1], elapsed: [0], starts: xs.map((x) => T + x) });
+const starts = (...xs: number[]): Series => ({ from: T - 60, tokens: [1], starts: xs.map((x) => T + x) });
 const timeline = (series: Record<string, Series>): Timeline => ({ from: T - 1200, series });
 
 describe('lastStartAfter', () => {

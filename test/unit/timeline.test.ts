@@ -18,10 +18,10 @@ const NOW = sec('2026-11-24T22:52:00');
 const AS_OF = NOW - 10; // 22:51:50
 const B = 1_900_000;
 
-/** 30 s slots ending with the one holding AS_OF: `perSlot` tokens each (oldest first), one request each lasting `elapsed` s. */
+/** 30 s slots ending with the one holding AS_OF: `perSlot` tokens each (oldest first), of requests lasting `elapsed` s. */
 function aSeries(perSlot: number[], elapsed = 0): Series {
   const last = Math.floor(AS_OF / SLOT_SEC) * SLOT_SEC;
-  return { from: last - SLOT_SEC * (perSlot.length - 1), tokens: perSlot, requests: perSlot.map((t) => (t > 0 ? 1 : 0)), elapsed: perSlot.map((t) => (t > 0 ? elapsed : 0)) };
+  return { from: last - SLOT_SEC * (perSlot.length - 1), tokens: perSlot, ...(elapsed > 0 && { elapsed: perSlot.map((t) => (t > 0 ? elapsed : 0)) }) };
 }
 /** 1,000 tokens/s for 12 minutes: the slot holding AS_OF (22:51:30) has run 20 s. */
 const steady = (elapsed = 0) => aSeries([...Array(24).fill(30_000), 20_000], elapsed);
@@ -52,15 +52,16 @@ describe('projectBudget from the usage timeline', () => {
 });
 
 describe('tokensBetween, typicalElapsed', () => {
-  const s: Series = { from: 600, tokens: [60, 120, 30], requests: [1, 2, 1], elapsed: [10, 40, 90] };
+  const s: Series = { from: 600, tokens: [60, 120, 30], elapsed: [10, 20, 90] };
   it.each([
     ['whole slots', 600, 660, 180],
     ['half of the first slot', 615, 660, 150],
     ['the slot holding `to` ends at `to`', 630, 675, 150],
     ['nothing before the series', 0, 600, 0],
   ] as const)('%s', (_n, from, to, want) => expect(tokensBetween(s, from, to)).toBeCloseTo(want, 6));
-  it('the median of the per-slot mean durations, robust to one slow slot', () => {
-    expect(typicalElapsed(s)).toBe(20); // means 10, 20, 90
+  it('the median of the slots\' durations, robust to one slow slot', () => {
+    expect(typicalElapsed(s)).toBe(20);
+    expect(typicalElapsed({ from: 600, tokens: [60] })).toBe(0); // rows that gave no duration
     expect(typicalElapsed(undefined)).toBe(0);
   });
 });
@@ -71,22 +72,22 @@ describe('mergeTimeline', () => {
     for (const r of rows) d.add(...r);
     return d;
   };
-  const old: Timeline = { from: 0, series: { '1:m': { from: 600, tokens: [10, 20, 30], requests: [1, 1, 1], elapsed: [1, 2, 3], starts: [780, 700] }, '2:m': { from: 600, tokens: [5], requests: [1], elapsed: [0] } } };
+  const old: Timeline = { from: 0, series: { '1:m': { from: 600, tokens: [10, 20, 30], elapsed: [1, 2, 3], starts: [780, 700] }, '2:m': { from: 600, tokens: [5] } } };
 
   it('adds the rows per slot, keeps the slots from the horizon on, drops empty series', () => {
     const t = mergeTimeline(old, delta([[1, 'm', 790, 7, 1.25], [1, 'm', 845, 3, 0], [3, 'x', 700, 1, 0]]), { horizon: 660, coveredFrom: 0, dropFrom: new Map() });
     expect(t).toEqual({
       from: 660,
       series: {
-        '1:m': { from: 660, tokens: [30, 0, 0, 0, 7, 0, 3], requests: [1, 0, 0, 0, 1, 0, 1], elapsed: [3, 0, 0, 0, 1.3, 0, 0], starts: [845, 788.8] }, // a start is created_at − elapsed
-        '3:x': { from: 690, tokens: [1], requests: [1], elapsed: [0], starts: [700] },
+        '1:m': { from: 660, tokens: [30, 0, 0, 0, 7, 0, 3], elapsed: [3, 0, 0, 0, 1.3, 0, 0], starts: [845, 788.8] }, // a start is created_at − elapsed
+        '3:x': { from: 690, tokens: [1], starts: [700] }, // no duration in its rows: no elapsed
       },
     });
   });
 
   it('a recounted channel keeps only the slots before its recount, the rest comes from the read', () => {
     const t = mergeTimeline(old, delta([[1, 'm', 720, 100, 0]]), { horizon: 0, coveredFrom: 0, dropFrom: new Map([[1, 660]]) });
-    expect(t.series['1:m']).toEqual({ from: 600, tokens: [10, 20, 0, 0, 100], requests: [1, 1, 0, 0, 1], elapsed: [1, 2, 0, 0, 0], starts: [720] });
+    expect(t.series['1:m']).toEqual({ from: 600, tokens: [10, 20, 0, 0, 100], elapsed: [1, 2, 0, 0, 0], starts: [720] });
     expect(t.series['2:m'].tokens).toEqual([5]);
   });
 
@@ -95,8 +96,8 @@ describe('mergeTimeline', () => {
   });
 
   it('a budget without a model sums its channel\'s series', () => {
-    const t: Timeline = { from: 0, series: { '1:a': { from: 60, tokens: [1, 2], requests: [1, 1], elapsed: [0, 0] }, '1:b': { from: 120, tokens: [10], requests: [1], elapsed: [4] }, '11:a': { from: 0, tokens: [99], requests: [1], elapsed: [0] } } };
-    expect(seriesFor(t, 1, undefined)).toEqual({ from: 60, tokens: [1, 2, 10], requests: [1, 1, 1], elapsed: [0, 0, 4] });
+    const t: Timeline = { from: 0, series: { '1:a': { from: 60, tokens: [1, 2] }, '1:b': { from: 120, tokens: [10], elapsed: [4] }, '11:a': { from: 0, tokens: [99] } } };
+    expect(seriesFor(t, 1, undefined)).toEqual({ from: 60, tokens: [1, 2, 10], elapsed: [0, 0, 4] });
   });
 });
 
