@@ -21,7 +21,7 @@ export interface StateFileInfo {
 export function statusReport(
   config: Config,
   state: State,
-  live: { channels: Channel[] } | { error: string },
+  live: { channels: Channel[] } | { error: string; refused?: boolean },
   nowMs: number,
   flavor: Flavor,
   stateFile: StateFileInfo,
@@ -80,7 +80,7 @@ export function statusReport(
   return {
     stateFile,
     timezone: config.timezone,
-    oneapi: oneapiError ? { reachable: false, error: oneapiError } : { reachable: true },
+    oneapi: oneapiError ? { reachable: false, error: oneapiError, tokenRefused: 'refused' in live && !!live.refused } : { reachable: true },
     usageAsOf: state.usage.watermark,
     usageCurrent: usable,
     lastCycle: state.lastCycle,
@@ -132,7 +132,7 @@ export function renderStatus(r: StatusReport, config: Config, color = false): st
     table(['BUDGET', 'MODEL', 'WINDOW', 'USED', 'FREE', '%', 'REQUESTS', 'STATE', 'RUNS OUT', 'PRIO', 'DESIRED'], rows),
     '',
     ...(channels.length ? [table(['CHANNEL', 'PRIORITY', 'DEFAULT', 'DEMOTED', 'DESIRED', 'STATUS'], channels), ''] : []),
-    `OneAPI:      ${r.oneapi.reachable ? 'reachable' : `UNREACHABLE (${r.oneapi.error})`}`,
+    `OneAPI:      ${r.oneapi.reachable ? 'reachable' : `${r.oneapi.tokenRefused ? 'TOKEN REFUSED' : 'UNREACHABLE'} (${r.oneapi.error})`}`,
     `usage as of: ${r.usageAsOf ? formatLocal(r.usageAsOf, tz) : 'never read (no cycle has run yet)'}${r.usageCurrent || !r.usageAsOf ? '' : ' (config changed since; the next cycle recounts)'}`,
     `last cycle:  ${r.lastCycle ? `${formatLocal(r.lastCycle.at, tz)} ${r.lastCycle.ok ? 'ok' : `FAILED: ${r.lastCycle.error}`}` : 'none'}`,
     `last good:   ${r.lastSuccessAt ? formatLocal(r.lastSuccessAt, tz) : 'never'}`,

@@ -104,21 +104,13 @@ export function createHttp(opts: HttpOptions): Http {
   let count = 0;
   let backoffMs = 0;
   let clock: { serverMs: number; localMs: number } | undefined;
-  const stopper = new AbortController();
+  const stopper = stopSwitch();
   /** The reads in flight, aborted when the client closes. */
   const reads = new Set<AbortController>();
   stopper.signal.addEventListener('abort', () => reads.forEach((r) => r.abort()), { once: true });
   const cancelled = (endpoint: string) => new OneApiError(`request to OneAPI cancelled (${endpoint}): quota-pilot is stopping`, 'cancelled', endpoint);
   /** Waits for `p` unless the client is closed first. */
-  const unlessClosed = <T>(p: Promise<T>, endpoint: string): Promise<T> => {
-    const signal = stopper.signal;
-    if (signal.aborted) return Promise.reject(cancelled(endpoint));
-    return new Promise<T>((resolve, reject) => {
-      const stop = () => reject(cancelled(endpoint));
-      signal.addEventListener('abort', stop, { once: true });
-      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
-    });
-  };
+  const unlessClosed = <T>(p: Promise<T>, endpoint: string): Promise<T> => stopper.wait(p, () => cancelled(endpoint));
 
   async function attempt<T>(spec: RequestSpec<T>, endpoint: string): Promise<Outcome<T>> {
     let res;
@@ -176,7 +168,7 @@ export function createHttp(opts: HttpOptions): Http {
       return limiter.waitedMs + backoffMs;
     },
     serverClock: () => clock,
-    close: () => stopper.abort(),
+    close: () => stopper.stop(),
     async request<T>(spec: RequestSpec<T>): Promise<T> {
       const endpoint = `${spec.method} ${spec.path}`;
       const route = spec.route ?? endpoint;
@@ -245,4 +237,34 @@ function query(params: Record<string, string | number | boolean>): string {
 function retryAfter(header: unknown): number | undefined {
   if (typeof header !== 'string' || !/^\s*\d+(\.\d+)?\s*$/.test(header)) return undefined;
   return Math.round(Number(header) * 1000);
+}
+
+/**
+ * A stop switch for many waits (requests queued behind the rate cap, back-offs): one listener on its signal however
+ * many wait. A listener each made Node warn (MaxListenersExceededWarning) past 10 queued requests.
+ */
+export function stopSwitch() {
+  const controller = new AbortController();
+  const waits = new Set<() => void>();
+  controller.signal.addEventListener('abort', () => waits.forEach((stop) => stop()), { once: true });
+  return {
+    signal: controller.signal,
+    stop: () => controller.abort(),
+    /** Waits for `p`, unless stopped first: then rejects with `onStop()`. */
+    wait<T>(p: Promise<T>, onStop: () => Error): Promise<T> {
+      if (controller.signal.aborted) return Promise.reject(onStop());
+      return new Promise<T>((resolve, reject) => {
+        const stop = () => {
+          waits.delete(stop);
+          reject(onStop());
+        };
+        waits.add(stop);
+        p.then(resolve, reject).finally(() => waits.delete(stop));
+      });
+    },
+    /** How many waits are pending. */
+    get waiting(): number {
+      return waits.size;
+    },
+  };
 }

@@ -72,8 +72,15 @@ describe('bad input gets a clear error and changes nothing', () => {
     const r = await runCli(['once'], { ...w.env, ONEAPI_ACCESS_TOKEN: bad });
     expect(r.code).toBe(77);
     expect(r.stderr).toMatch(/refused the access token/);
+    // Said once for people, once in the log: not three times.
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n').filter((l) => l.includes('refused the access token'))).toHaveLength(2);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('error: '))).toHaveLength(1);
     expect(r.stdout + r.stderr).not.toContain(bad);
     expect(w.sim.writes()).toEqual([]);
+    const status = await runCli(['status'], { ...w.env, ONEAPI_ACCESS_TOKEN: bad });
+    expect(status.code).toBe(77);
+    expect(status.stdout).toMatch(/OneAPI: +TOKEN REFUSED \(.*refused the access token/);
   });
 
   it('OneAPI unreachable: exits 1 after retrying, no crash, nothing written', async () => {

@@ -33,7 +33,10 @@ export async function onceCommand(opts: GlobalOptions & { dryRun?: boolean; lock
     { client, flavor: connection.flavor, config, store: waitable, log: ctx.log, logDb: () => logDb.get() },
     { nowMs: systemClock.now(), dryRun: opts.dryRun, forceReset, lock: { command: forceReset ? 'reset' : 'once', waitMs: opts.lockWait * 1000 } },
   ).finally(() => logDb.close());
-  process.stdout.write(cycleSummary(forceReset ? 'reset' : 'once', result, !!opts.dryRun) + '\n');
+  // A cycle that failed before it could decide is said once, as `error: …` on stderr (and one log line); its
+  // summary would only say it a third time.
+  const thrown = !result.decision && (result.error instanceof OneApiError || result.error instanceof StateSaveError);
+  if (!thrown) process.stdout.write(cycleSummary(forceReset ? 'reset' : 'once', result, !!opts.dryRun) + '\n');
   for (const e of result.events) notifier.send(e);
   await notifier.flush(10_000);
   // The cycle enforced everything else, but a budget whose channel does not resolve is not enforced: not a success.

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { systemClock } from '../../platform/clock.js';
-import type { Channel } from '../../oneapi/types.js';
+import { OneApiError, type Channel } from '../../oneapi/types.js';
 import { StateFileRefused, type StateStore } from '../../state/store.js';
 import type { State } from '../../reconcile/state.js';
 import { CommandError } from '../errors.js';
@@ -10,7 +10,7 @@ import { renderStatus, statusReport } from '../status-report.js';
 /**
  * One row per budget, from the usage counted by the last cycle and the channels as OneAPI has them now.
  * Read-only: it neither writes to OneAPI nor writes, moves or follows a link in the state dir. Exit 1 when OneAPI
- * could not be read or the state file is a symlink.
+ * could not be read or the state file is a symlink, 77 when OneAPI refused the token (the report is printed first).
  */
 export async function statusCommand(opts: GlobalOptions & { json?: boolean }): Promise<number> {
   const ctx = context(opts, 2);
@@ -18,15 +18,18 @@ export async function statusCommand(opts: GlobalOptions & { json?: boolean }): P
   const { client, store, connection } = connect(ctx, true);
   const stateFile = { path: store.path, exists: existsSync(store.path) };
   const state = await peekState(store);
-  let live: { channels: Channel[] } | { error: string };
+  let live: { channels: Channel[] } | { error: string; refused: boolean };
+  let refused = false;
   try {
     live = { channels: await client.listChannels() };
   } catch (err) {
-    live = { error: (err as Error).message };
+    refused = err instanceof OneApiError && err.kind === 'auth';
+    live = { error: (err as Error).message, refused };
   }
   const report = statusReport(config, state, live, systemClock.now(), connection.flavor, stateFile);
   process.stdout.write((opts.json ? JSON.stringify(report, null, 2) : renderStatus(report, config, !!process.stdout.isTTY && !process.env.NO_COLOR)) + '\n');
-  return report.oneapi.reachable ? 0 : 1;
+  // The same codes as every other command: a refused token is 77, OneAPI out of reach 1.
+  return report.oneapi.reachable ? 0 : refused ? 77 : 1;
 }
 
 /** The state as a reader sees it (store.peek); a symlinked state file is a failure with its message (exit 1). */
