@@ -96,6 +96,12 @@ export function createMetrics(): Metrics {
     labelNames: ['field'],
     registers,
   });
+  const routingDelay = new Gauge({
+    name: 'quota_pilot_routing_delay_seconds',
+    help: 'The routing delay the last cycle projected with, by source (config, measured or flavor default).',
+    labelNames: ['source'],
+    registers,
+  });
   const throttled = new Counter({ name: 'quota_pilot_rate_limit_wait_seconds_total', help: "Time spent waiting for quota-pilot's own rate cap and 429 back-off.", registers });
 
   // Counters start at 0 for every known label value, so rate() and absence alerts work from the first scrape.
@@ -144,6 +150,10 @@ export function createMetrics(): Metrics {
         skew.set(result.ingest.skewSec);
         rowsCounted.inc(result.ingest.counted);
         for (const [field, n] of Object.entries(result.ingest.rejected)) rowsSkipped.inc({ field }, n);
+      }
+      if (result.routingDelay) {
+        routingDelay.reset();
+        routingDelay.set({ source: result.routingDelay.source }, result.routingDelay.sec);
       }
       // A cycle that failed before deciding keeps the last known budgets and channels rather than blanking them.
       if (result.decision) {

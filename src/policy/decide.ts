@@ -2,9 +2,11 @@ import type { Budget, ChannelRef, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import type { PaceLog } from '../usage/burn.js';
 import type { Memory, PendingWrite } from './memory.js';
-import { lookAt, projectBudget, MIN_CHECK_SEC, type Projection } from './projection.js';
+import type { DelayInUse } from './routing-delay.js';
+import { lookAt, projectBudget, MIN_CHECK_SEC, type ProjectInput, type Projection } from './projection.js';
 import { DateTime } from 'luxon';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
+import { seriesFor, type Timeline } from '../usage/timeline.js';
 import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
 import { rememberRefs, type Resolution } from './resolve.js';
 import { exhaustedReason, providerStopped, reenablePlan } from './stopped.js';
@@ -86,6 +88,10 @@ export interface DecideInput {
   pace?: PaceLog;
   /** Unix seconds up to which `buckets` count use; null or absent: no projection. */
   usageAsOf?: number | null;
+  /** The usage's recent minutes (API source): when present, burn rates come from it instead of `pace`. */
+  timeline?: Timeline;
+  /** The routing delay to project with (see routing-delay.ts); absent: config.routingDelaySec. */
+  routingDelay?: DelayInUse;
 }
 
 /** "1,812,345/1,900,000 tokens (95.4%), daily window since 2026-11-24 02:20 +08:00" */
@@ -111,9 +117,13 @@ export function measureBudgets(input: Omit<DecideInput, 'memory' | 'channels'>):
     const projection =
       state === 'unresolved' || state === 'exhausted' || usageAsOf == null
         ? null
-        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, track: input.pace?.[budget.key], routingDelaySec: config.routingDelaySec });
+        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, track: input.pace?.[budget.key], timeline: timelineOf(input.timeline, channelId, budget.model), routingDelaySec: input.routingDelay?.sec ?? config.routingDelaySec });
     return { budget, channelId, window, used: tokens, requests, ratio, state, projection };
   });
+}
+
+function timelineOf(t: Timeline | undefined, channel: number | null, model: string | undefined): ProjectInput['timeline'] {
+  return t && channel !== null ? { series: seriesFor(t, channel, model), from: t.from } : undefined;
 }
 
 function resetMode(input: DecideInput): ResetMode {
@@ -185,7 +195,7 @@ export function decide(input: DecideInput): Decision {
       memory.pending[key] = { to, from: ch.priority, cause, at: nowSec, reason: why, tries: 0 };
     };
     if (exhausted.length > 0 || due.length > 0) {
-      const why = exhausted.length > 0 ? exhaustedReason(exhausted[0], config) : projectedReason(due[0], config);
+      const why = exhausted.length > 0 ? exhaustedReason(exhausted[0], config) : projectedReason(due[0], config, input.routingDelay);
       if (ch.priority > config.demoted) {
         plan.desired = config.demoted;
         plan.reason = why;
@@ -273,11 +283,13 @@ function restoreCause(mine: BudgetStatus[], memory: Memory, remembered: Memory['
 }
 
 /** "budget projected to run out: projected to reach 1,900,000 at 22:53:10 (at 1,234 tokens/s); routing delay 60 s; …" */
-function projectedReason(b: BudgetStatus, config: Config): string {
+function projectedReason(b: BudgetStatus, config: Config, delay: DelayInUse | undefined): string {
   const p = b.projection!;
   const at = DateTime.fromSeconds(p.reachesAt!, { zone: config.timezone }).toFormat('HH:mm:ss');
   const rate = `${num(Math.round(p.rate))} tokens/s${p.latest > p.steady ? ', recent burst' : ''}`;
-  return `budget projected to run out: projected to reach ${num(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${config.routingDelaySec} s; ${usageSummary(b)}`;
+  const lasting = p.elapsedSec >= 1 ? `; requests last ${Math.round(p.elapsedSec)} s` : '';
+  const routing = delay?.source === 'measured' ? `${delay.sec} s, ${delay.text}` : `${delay?.sec ?? config.routingDelaySec} s`;
+  return `budget projected to run out: projected to reach ${num(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${routing}${lasting}; ${usageSummary(b)}`;
 }
 
 /** The earliest look a budget on a channel still routed to needs, not sooner than MIN_CHECK_SEC from now. */
