@@ -80,11 +80,17 @@ export function dailyReport(input: DailyReportInput): DailyReport {
 
   const days = new Map(dayList.map((day) => [day, emptyDay(day)]));
   const channels = new Map<number, ChannelTotal>();
+  // By channel once, not a pass over every budget per channel: with thousands of budgets that was quadratic.
+  const budgetsOf = new Map<number, string[]>();
+  for (const r of resolved) {
+    const keys = budgetsOf.get(r.id);
+    if (keys) keys.push(r.budget.key);
+    else budgetsOf.set(r.id, [r.budget.key]);
+  }
   const channel = (id: number): ChannelTotal => {
     let c = channels.get(id);
     if (!c) {
-      const budgets = resolved.filter((r) => r.id === id).map((r) => r.budget.key);
-      c = { id, name: channelNames.get(id) ?? null, budgets, tokens: 0, requests: 0, ...zeroSplit() };
+      c = { id, name: channelNames.get(id) ?? null, budgets: budgetsOf.get(id) ?? [], tokens: 0, requests: 0, ...zeroSplit() };
       channels.set(id, c);
     }
     return c;
@@ -141,9 +147,16 @@ function splitFree(
   // A total window does not reach back before `since`: older tokens are not part of that grant.
   const from = new Map(ordered.map((r) => [r, r.budget.window === 'total' ? currentWindow(r.budget, tz, nowMs).start : -Infinity]));
   const owned = new Map(ordered.map((r) => [r, [] as Bucket[]]));
+  // Each bucket looks among its channel's budgets only (in the same order), not among all of them.
+  const onChannel = new Map<number, typeof ordered>();
+  for (const r of ordered) {
+    const list = onChannel.get(r.id);
+    if (list) list.push(r);
+    else onChannel.set(r.id, [r]);
+  }
   for (const b of buckets) {
     if (b.start >= range.end) continue;
-    const owner = ordered.find((r) => r.id === b.channel && (r.budget.model ?? b.model) === b.model && b.start >= from.get(r)!);
+    const owner = onChannel.get(b.channel)?.find((r) => (r.budget.model ?? b.model) === b.model && b.start >= from.get(r)!);
     if (owner) owned.get(owner)!.push(b);
   }
   const freeOf = new Map<Bucket, number>();
