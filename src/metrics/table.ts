@@ -8,6 +8,7 @@ export interface TableRow {
 
 /** Where a GaugeTable's series come from, read at each scrape. */
 export interface TableSource<R extends TableRow> {
+  /** The rows now: a new array whenever anything in them changes (the table keeps its text for the same array). */
   rows(): readonly R[];
   /** The row's value; with `split`, its value for each of the split label's values. null: no series. */
   value(row: R, split?: string): number | null;
@@ -47,6 +48,7 @@ export class GaugeTable<R extends TableRow> {
   readonly aggregator = 'sum' as const;
   private readonly head: string;
   private readonly splitText: string[];
+  private written: { rows: readonly R[]; text: string } | null = null;
 
   constructor(
     readonly name: string,
@@ -72,18 +74,24 @@ export class GaugeTable<R extends TableRow> {
     return metric as unknown as MetricObjectWithValues<MetricValue<string>>;
   }
 
-  /** The family in the exposition format, as Registry.getMetricsAsString writes one (no trailing newline). */
+  /**
+   * The family in the exposition format, as Registry.getMetricsAsString writes one (no trailing newline). Kept for
+   * the same rows: Prometheus often scrapes more often than the daemon polls.
+   */
   text(): string {
+    const rows = this.source.rows();
+    if (this.written?.rows === rows) return this.written.text;
     const lines = [this.head];
     const prefix = `${this.name}{`;
-    this.each((row, value, _split, i) => lines.push(`${prefix}${row.text}${i === undefined ? '' : this.splitText[i]}} ${valueText(value)}`));
-    return lines.join('\n');
+    this.each((row, value, _split, i) => lines.push(`${prefix}${row.text}${i === undefined ? '' : this.splitText[i]}} ${valueText(value)}`), rows);
+    this.written = { rows, text: lines.join('\n') };
+    return this.written.text;
   }
 
   /** Calls `f` for each series: its row, value, and with a split the split label's value and its index. */
-  private each(f: (row: R, value: number, split?: string, i?: number) => void): void {
+  private each(f: (row: R, value: number, split?: string, i?: number) => void, rows = this.source.rows()): void {
     const { split, value: valueOf } = this.source;
-    for (const row of this.source.rows()) {
+    for (const row of rows) {
       if (!split) {
         const value = valueOf(row);
         if (value !== null) f(row, value);
