@@ -33,7 +33,10 @@ describe('run: the daily totals on /metrics', () => {
     expect(dailyTokens(await scrape(), DEEPSEEK)).toBe(10_000);
     expect(await reported(w.env, DEEPSEEK)).toBe(10_000);
 
-    for (const log of logs(1, DEEPSEEK, 5, 2_000, 60)) w.sim.addLog(log);
+    // New rows after what the first cycle read (it reads up to 10 s ago) and old enough for the once to read them.
+    await new Promise((r) => setTimeout(r, 1100));
+    const at = Math.floor(Date.now() / 1000) - 10;
+    for (let i = 0; i < 5; i++) w.sim.addLog({ created_at: at, channel: 1, model_name: DEEPSEEK, prompt_tokens: 1_000, completion_tokens: 1_000 });
     const once = await runCli(['once'], w.env);
     expect(once.code).toBe(0);
     expect(await reported(w.env, DEEPSEEK)).toBe(20_000);
