@@ -159,22 +159,35 @@ function splitFree(
     const owner = onChannel.get(b.channel)?.find((r) => (r.budget.model ?? b.model) === b.model && b.start >= from.get(r)!);
     if (owner) owned.get(owner)!.push(b);
   }
+  // The windows over the range, walked once per window spec: thousands of budgets share a few.
+  const walks = new Map<string, Array<{ start: number; end: number }>>();
+  const windowsOf = (budget: Budget) => {
+    const key = `${budget.window}|${budget.resetAt}|${budget.since ?? ''}`;
+    let list = walks.get(key);
+    if (list) return list;
+    walks.set(key, (list = []));
+    // The window holding the report's first instant may have started earlier; its earlier tokens count too.
+    let w = currentWindow(budget, tz, range.start * 1000);
+    for (;;) {
+      list.push(w);
+      if (w.end >= range.end) break;
+      const next = currentWindow(budget, tz, w.end * 1000);
+      if (next.start <= w.start) break;
+      w = next;
+    }
+    return list;
+  };
   const freeOf = new Map<Bucket, number>();
   for (const [r, mine] of owned) {
+    if (mine.length === 0) continue;
     mine.sort((a, b) => a.start - b.start || a.model.localeCompare(b.model));
-    // The window holding the report's first instant may have started earlier; its earlier tokens count too.
-    let w = currentWindow(r.budget, tz, range.start * 1000);
-    for (;;) {
+    for (const w of windowsOf(r.budget)) {
       let used = 0;
       for (const b of mine) {
         if (b.start < w.start || b.start >= w.end) continue;
         freeOf.set(b, Math.min(b.tokens, Math.max(0, r.budget.freeTokens - used)));
         used += b.tokens;
       }
-      if (w.end >= range.end) break;
-      const next = currentWindow(r.budget, tz, w.end * 1000);
-      if (next.start <= w.start) break;
-      w = next;
     }
   }
   return freeOf;
