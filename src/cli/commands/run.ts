@@ -1,5 +1,6 @@
 import { createNotifier } from '../../alerts/notifier.js';
-import { dashboardReport, dashboardRoutes, type DashboardDeps } from '../../dashboard/routes.js';
+import { ScrapedDays } from '../../dashboard/days.js';
+import { dashboardRoutes, type DashboardDeps } from '../../dashboard/routes.js';
 import { CycleWatch } from '../../dashboard/watch.js';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, formatIssue, type Config } from '../../config/types.js';
@@ -78,11 +79,17 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   const health = () =>
     healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter, staleAfterMs: staleAfterMs(opts.interval) });
   const board: DashboardDeps = { config: () => daemon.config, flavor: connection.flavor, store, watch, health, now: () => systemClock.now(), startedAt };
+  // The daily totals on /metrics: made when scraped, from the state the cycles save (see ScrapedDays).
+  const days = new ScrapedDays(board);
+  metrics.daysFrom(
+    () => days.report(),
+    (err) => log.error({ err }, 'daily totals failed'),
+  );
   const daemon: Daemon = new Daemon({
     logDb: () => logDb.get(),
     client,
     flavor: connection.flavor,
-    store,
+    store: days.tap(store),
     log,
     clock: systemClock,
     config,
@@ -92,10 +99,6 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     onCycle: (r) => {
       metrics.recordCycle(r, systemClock.now());
       watch.onCycle(r, systemClock.now(), !!opts.dryRun);
-      dashboardReport(board, 7).then(
-        (report) => metrics.recordDays(report),
-        (err: unknown) => log.error({ err }, 'daily totals failed'),
-      );
     },
     notify: (e) => {
       notifier.send(e);
