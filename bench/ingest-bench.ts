@@ -10,11 +10,12 @@ import { cpus } from 'node:os';
 import type { Flavor } from '../src/oneapi/types.js';
 import { backfill, million } from './backfill.js';
 import { CLI_NODE_FLAGS, cleanUp, cleanUpOnSignals } from './harness.js';
+import { runCpu } from './run-cpu.js';
 import { manyBudgetsCpu, steady } from './steady.js';
 import { sustained } from './sustain.js';
 import { renderTable, say, type Outcome, type Row } from './table.js';
 
-const MEASURES = ['a', 'b', 'c', 'd', 'e', 'f'];
+const MEASURES = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 const only = new Set((process.env.BENCH_ONLY ?? MEASURES.join(',')).split(',').map((m) => m.trim().toLowerCase()).filter(Boolean));
 const unknown = [...only].filter((m) => !MEASURES.includes(m));
 if (unknown.length) {
@@ -49,6 +50,7 @@ try {
   if (only.has('d')) for (const f of FLAVORS) take(await steady(f, [5, 95, 1_000]));
   if (only.has('e')) take(await manyBudgetsCpu());
   if (only.has('f')) take(await sustained(sustainSec));
+  if (only.has('g')) take(await runCpu());
 } finally {
   cleanUp();
 }
@@ -59,6 +61,7 @@ console.log(renderTable(rows));
 const notes = [];
 if (only.has('a')) notes.push('a: both sides are whole processes (node start-up included) fetching the same requests from the same simulator, best of 2 each; [loop] is the minimal client without its start-up.');
 if (only.has('d') || only.has('e')) notes.push("d, e: OneAPI's clock (the Date header) is moved a minute per cycle; \"usage exact\" = status --json matches the simulator's logs for every budget.");
+if (only.has('g')) notes.push("g: the daemon's CPU from /proc/<pid>/stat (utime + stime) at the same point of each interval, so a cycle's figure holds everything until the next one; the simulator's clock follows the real one.");
 if (notes.length) console.log(`\n${notes.join('\n')}`);
 if (cliFailures.length) {
   console.log(`\n${cliFailures.length} CLI run(s) failed:\n${cliFailures.map((f) => `- ${f}`).join('\n')}`);

@@ -143,7 +143,7 @@ function paceSamples(env: Record<string, string>): string {
  * Quiet onces cannot make them: quota-pilot stamps samples with its own clock (OneAPI's read end less the measured
  * skew), which moves about a second per once here, however far the bench moves the simulator's clock.
  */
-function seedPace(env: Record<string, string>, now: number): void {
+export function seedPace(env: Record<string, string>, now: number): void {
   const path = join(env.STATE_DIRECTORY!, 'state.json');
   const state = JSON.parse(readFileSync(path, 'utf8')) as { pace: Record<string, { windowStart: number; at: number[]; used: number[] }> };
   const ages = [...Array.from({ length: 9 }, (_, i) => 3600 - 300 * i), ...Array.from({ length: 15 }, (_, i) => 900 - 60 * i)];

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { Channel, Flavor } from '../oneapi/types.js';
 import { decide } from '../policy/decide.js';
+import { delayInUse } from '../policy/routing-delay.js';
 import { formatRefProblem, resolveRefs, type Resolution } from '../policy/resolve.js';
 import { rememberedChannels, type State } from '../reconcile/state.js';
 import { layoutFor, layoutSignature } from '../usage/buckets.js';
@@ -31,8 +32,10 @@ export function statusReport(
   const remembered = rememberedChannels(state);
   const resolution: Resolution = oneapiError ? { ids: resolveRefs(config, remembered, state.memory.refs).ids, problems: [] } : resolveRefs(config, channels, state.memory.refs);
   const usable = state.usage.signature === layoutSignature(layoutFor(config));
+  // The delay the daemon plans with: measured at the OneAPI the last cycle spoke to, configured, or the flavor's.
+  const routingDelay = delayInUse(config, state.routing.instances[state.routing.baseUrl ?? ''], flavor);
   // With the pace the daemon keeps, DESIRED shows a projected demotion as the daemon would make it.
-  const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory, pace: state.pace, usageAsOf: usable ? state.usage.watermark : null });
+  const decision = decide({ config, resolution, channels, buckets: usable ? state.usage.buckets : [], nowMs, memory: state.memory, pace: state.pace, timeline: usable ? state.usage.timeline : undefined, routingDelay, usageAsOf: usable ? state.usage.watermark : null });
   const plan = new Map(decision.channels.map((c) => [c.id, c]));
   const budgets = decision.budgets.map((b) => {
     const p = b.channelId === null ? undefined : plan.get(b.channelId);
@@ -84,6 +87,8 @@ export function statusReport(
     lastSuccessAt: state.lastSuccessAt,
     nextReset: nextOccurrence(config.reset.at, config.reset.timezone, nowMs),
     flavor,
+    /** Seconds until OneAPI routes by a priority change, as the daemon projects with it, and where that came from. */
+    routingDelay: { seconds: routingDelay.sec, source: routingDelay.source, text: routingDelay.text },
     modelField: MODEL_SOURCE[flavor],
     problems: [
       ...resolution.problems.map((p) => `${formatRefProblem(p)}: not enforced`),
@@ -132,6 +137,7 @@ export function renderStatus(r: StatusReport, config: Config, color = false): st
     `last cycle:  ${r.lastCycle ? `${formatLocal(r.lastCycle.at, tz)} ${r.lastCycle.ok ? 'ok' : `FAILED: ${r.lastCycle.error}`}` : 'none'}`,
     `last good:   ${r.lastSuccessAt ? formatLocal(r.lastSuccessAt, tz) : 'never'}`,
     `next reset:  ${formatLocal(r.nextReset, config.reset.timezone)}`,
+    `routing:     ${r.routingDelay.seconds} s delay (${r.routingDelay.text})`,
     ...(r.budgets.some((b) => b.model) ? [`models:      per-model budgets matched on ${r.modelField} (${r.flavor} logs)`] : []),
     `state:       ${stateLine(r.stateFile)}`,
     ...r.budgets.filter((b) => b.stoppedAt).map((b) => `spent:       ${b.budget}: the provider stopped it at ${num(b.stoppedAt!.used)} of ${num(b.budgetTokens)} tokens (${formatLocal(b.stoppedAt!.at, tz)}); lower free_tokens?`),

@@ -93,7 +93,7 @@ function readPrioritiesFile(y: YamlFile, d: Draft): { at?: string; timezone?: st
   const m = entries(y, rootEntry(y), keysOf(PRIORITIES_SCHEMA))?.map;
   if (!m) return reset;
   const delay = m.get('routing_delay');
-  if (delay) d.routingDelay = r.readSeconds(y, delay);
+  if (delay) d.routingDelay = r.readRoutingDelay(y, delay);
   const resetEntry = m.get('reset');
   const rm = resetEntry ? entries(y, resetEntry, keysOf(PRIORITIES_SCHEMA.properties.reset))?.map : undefined;
   const at = rm?.get('at');
@@ -205,7 +205,8 @@ export function parseTexts(
     defaults: d.defaults!,
     demoted: d.demoted!.value,
     demotedSource: d.demoted!.at,
-    routingDelaySec: d.routingDelay ?? DEFAULT_ROUTING_DELAY[d.flavor],
+    routingDelaySec: typeof d.routingDelay === 'number' ? d.routingDelay : DEFAULT_ROUTING_DELAY[d.flavor],
+    routingDelayAuto: typeof d.routingDelay !== 'number',
     ...(d.usageSource && { usageSource: d.usageSource }),
   };
   return { config, issues };

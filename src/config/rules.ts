@@ -91,6 +91,14 @@ export function readSeconds(y: YamlFile, e: Entry): number | undefined {
   return check(y, e, ok, 'must be a whole number of seconds from 0 to 3600, e.g. 600 for one-api with its memory cache');
 }
 
+/** routing_delay: `auto` (measured from the rows) or a number of seconds. */
+export function readRoutingDelay(y: YamlFile, e: Entry): number | 'auto' | undefined {
+  const v = scalar(y, e.value);
+  if (v === 'auto') return 'auto';
+  const ok = typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 3600 ? v : undefined;
+  return check(y, e, ok, 'must be auto (the default: measured from the rows after each demotion) or a whole number of seconds from 0 to 3600');
+}
+
 export function readInt(y: YamlFile, e: Entry): number | undefined {
   const v = scalar(y, e.value);
   const ok = typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
@@ -139,7 +147,7 @@ export interface Draft {
   channelsValue?: Source;
   defaults?: DefaultPriority[];
   demoted?: { value: number; at: Source };
-  routingDelay?: number;
+  routingDelay?: number | 'auto';
   usageSource?: 'api' | 'database';
 }
 

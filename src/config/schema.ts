@@ -105,10 +105,9 @@ export const PRIORITIES_SCHEMA = {
     },
     demoted: { type: 'integer', description: 'The priority of a channel whose free quota is used up.' },
     routing_delay: {
-      type: 'integer',
-      minimum: 0,
-      maximum: 3600,
-      description: "Seconds until OneAPI routes by a new priority (its channel cache); default per flavor: one-api 600, new-api and one-hub 0.",
+      anyOf: [{ type: 'integer', minimum: 0, maximum: 3600 }, { const: 'auto' }],
+      default: 'auto',
+      description: "Seconds until OneAPI routes by a new priority (its channel cache), or auto (the default): measured from the rows after each demotion, starting from the flavor's value (one-api 600, new-api and one-hub 0).",
     },
   },
 } as const;

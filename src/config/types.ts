@@ -53,10 +53,15 @@ export interface Config {
   /** Where `demoted` is set in priorities.yaml, for the problems it causes. */
   demotedSource: Source;
   /**
-   * Seconds from a priority write until OneAPI routes by it (its channel cache). A demotion is sent this long
-   * before the budget is projected to run out. Default per flavor: DEFAULT_ROUTING_DELAY.
+   * Seconds from a priority write until OneAPI routes by it (its channel cache): the number in the config, else the
+   * flavor's default (DEFAULT_ROUTING_DELAY). A demotion is sent this long before the budget is projected to run out.
    */
   routingDelaySec: number;
+  /**
+   * routing_delay: auto (the default): the delay is measured from the rows after each demotion, and
+   * routingDelaySec is only where it starts (see policy/routing-delay.ts). Absent: false (a number was set).
+   */
+  routingDelayAuto?: boolean;
   /** Where usage is read: OneAPI's admin API (default), or its database (ONEAPI_DB_URL). */
   usageSource?: UsageSource;
 }

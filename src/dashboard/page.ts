@@ -73,6 +73,7 @@ function service(s: StatusReport, h: PageInput['health'], tz: string): string {
     ['Failed in a row', String(h.body.consecutiveFailures ?? 0)],
     ['Usage as of', s.usageAsOf ? at(s.usageAsOf) : 'never read'],
     ['Next reset', at(s.nextReset)],
+    ['Routing delay', `${s.routingDelay.seconds} s (${s.routingDelay.text})`],
     ['State file', s.stateFile.exists ? s.stateFile.path : `none yet at ${s.stateFile.path}`],
   ];
   const problems = s.problems.map((x) => `<p class="problem">${esc(x)}</p>`).join('');

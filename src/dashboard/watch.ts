@@ -19,6 +19,8 @@ export class CycleWatch {
   private error: string | null = null;
   private readonly changeLog: ChangeRecord[] = [];
   private readonly alertLog: AlertEvent[] = [];
+  /** Channel listings so far, successful or not: what `live()` and `listed()` show changes only with it. */
+  listings = 0;
 
   constructor(private readonly keep = 20) {}
 
@@ -36,6 +38,8 @@ export class CycleWatch {
       } catch (err) {
         this.error = (err as Error).message;
         throw err;
+      } finally {
+        this.listings++;
       }
     };
     return new Proxy(client, {

@@ -13,7 +13,8 @@ export type EventKind =
   | 'budget-stopped' // OneAPI auto-disabled a budgeted channel before its budget was spent by the logs (once per window)
   | 'channel-reenabled' // an auto-disabled channel was enabled again when its window renewed (reenable_at_renewal)
   | 'budget-unresolved' // a channel the config names is not (exactly once) in OneAPI: its budgets are not enforced
-  | 'state-locked'; // the daemon has waited longer than its poll interval for the state lock (once per episode)
+  | 'state-locked' // the daemon has waited longer than its poll interval for the state lock (once per episode)
+  | 'routing-delay-disagrees'; // the routing delay measured after demotions is far from routing_delay (once)
 
 export type Severity = 'info' | 'warning' | 'critical';
 

@@ -1,8 +1,9 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { BudgetState, BudgetStatus, ChannelPlan } from '../policy/decide.js';
 import type { CycleResult } from '../reconcile/cycle.js';
 import type { Change } from '../reconcile/apply.js';
 import type { DailyReport } from '../report/daily.js';
+import { GaugeTable, labelText, TableRegistry, type TableRow } from './table.js';
 
 /** The daemon's Prometheus metrics, on a registry of their own. */
 export interface Metrics {
@@ -13,6 +14,12 @@ export interface Metrics {
   recordRequest(endpoint: string, result: string): void;
   /** The daily report's days (the dashboard's 7-day chart), as per-local-day series for Grafana. */
   recordDays(report: DailyReport): void;
+  /**
+   * Where the days come from when /metrics is scraped, instead of recordDays after every cycle: `load` is called
+   * before each scrape (it keeps its report while nothing changed: see dashboard/days.ts), and the days are set
+   * again when it returns another report. A failed load keeps the last days and goes to `onError`.
+   */
+  daysFrom(load: () => Promise<DailyReport>, onError: (err: unknown) => void): void;
 }
 
 /** How `quota_pilot_daily_tokens` splits a day's tokens, as the report does. */
@@ -24,34 +31,37 @@ export const CHANGE_DIRECTIONS = ['demote', 'restore', 'other'] as const;
 export type ChangeDirection = (typeof CHANGE_DIRECTIONS)[number];
 
 const BUDGET_LABELS = ['budget', 'channel', 'model', 'window'] as const;
-const CHANNEL_LABELS = ['channel', 'name'] as const;
 
 /** Creates the metrics on a fresh registry (never the global one), with Node's default metrics prefixed quota_pilot_. */
 export function createMetrics(): Metrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'quota_pilot_' });
+  const registry = new TableRegistry();
+  // The event loop lag is sampled every 100 ms, not prom-client's 10 ms: that timer alone woke the daemon 100 times a
+  // second, about 6 ms of CPU a second (30 ms between two 5 s polls) while it had nothing to do.
+  collectDefaultMetrics({ register: registry, prefix: 'quota_pilot_', eventLoopMonitoringPrecision: 100 });
   // These three are gauges named like counters (promtool lints them); nodejs_active_{handles,requests,resources}
   // carry the same numbers by type.
   for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total'])
     registry.removeSingleMetric(`quota_pilot_nodejs_${name}`);
   const registers = [registry];
 
-  const budgetGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: BUDGET_LABELS, registers });
-  const usedTokens = budgetGauge('quota_pilot_budget_used_tokens', 'Tokens (prompt + completion) counted against the budget in its current window.');
-  const freeTokens = budgetGauge('quota_pilot_budget_free_tokens', 'The budget\'s free allowance per window (free_tokens in channels.yaml).');
-  const usageRatio = budgetGauge('quota_pilot_budget_usage_ratio', 'Used tokens divided by the free allowance in the current window.');
-  const budgetState = new Gauge({
-    name: 'quota_pilot_budget_state',
-    help: 'The budget\'s state: 1 for the current state, 0 for the others (ok, warning, exhausted, unresolved).',
-    labelNames: [...BUDGET_LABELS, 'state'],
-    registers,
+  // Per budget and per channel: tables over the last decision's rows (see GaugeTable), in registration order.
+  let budgetRows: BudgetRow[] = [];
+  let channelRows: ChannelRow[] = [];
+  const budgetGauge = (name: string, help: string, value: (r: BudgetRow) => number) => new GaugeTable(name, help, registry, { rows: () => budgetRows, value });
+  budgetGauge('quota_pilot_budget_used_tokens', 'Tokens (prompt + completion) counted against the budget in its current window.', (r) => r.used);
+  budgetGauge('quota_pilot_budget_free_tokens', 'The budget\'s free allowance per window (free_tokens in channels.yaml).', (r) => r.free);
+  budgetGauge('quota_pilot_budget_usage_ratio', 'Used tokens divided by the free allowance in the current window.', (r) => r.ratio);
+  new GaugeTable('quota_pilot_budget_state', 'The budget\'s state: 1 for the current state, 0 for the others (ok, warning, exhausted, unresolved).', registry, {
+    rows: () => budgetRows,
+    value: (r, state) => (state === r.state ? 1 : 0),
+    split: { label: 'state', values: BUDGET_STATES },
   });
 
-  const channelGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: CHANNEL_LABELS, registers });
-  const priority = channelGauge('quota_pilot_channel_priority', 'Priority of a managed channel as observed, or as confirmed by read-back after a write this cycle.');
-  const desired = channelGauge('quota_pilot_channel_desired_priority', 'Priority the policy wants for a managed channel.');
-  const defaultPriority = channelGauge('quota_pilot_channel_default_priority', 'Default priority from priorities.yaml, restored at the nightly reset (absent when none).');
-  const autoDisabled = channelGauge('quota_pilot_channel_auto_disabled', '1 when OneAPI auto-disabled the channel (status 3), else 0.');
+  const channelGauge = (name: string, help: string, value: (r: ChannelRow) => number | null) => new GaugeTable(name, help, registry, { rows: () => channelRows, value });
+  channelGauge('quota_pilot_channel_priority', 'Priority of a managed channel as observed, or as confirmed by read-back after a write this cycle.', (r) => r.priority);
+  channelGauge('quota_pilot_channel_desired_priority', 'Priority the policy wants for a managed channel.', (r) => r.desired);
+  channelGauge('quota_pilot_channel_default_priority', 'Default priority from priorities.yaml, restored at the nightly reset (absent when none).', (r) => r.default);
+  channelGauge('quota_pilot_channel_auto_disabled', '1 when OneAPI auto-disabled the channel (status 3), else 0.', (r) => (r.status === 3 ? 1 : 0));
 
   const duration = new Histogram({
     name: 'quota_pilot_cycle_duration_seconds',
@@ -96,6 +106,12 @@ export function createMetrics(): Metrics {
     labelNames: ['field'],
     registers,
   });
+  const routingDelay = new Gauge({
+    name: 'quota_pilot_routing_delay_seconds',
+    help: 'The routing delay the last cycle projected with, by source (config, measured or flavor default).',
+    labelNames: ['source'],
+    registers,
+  });
   const throttled = new Counter({ name: 'quota_pilot_rate_limit_wait_seconds_total', help: "Time spent waiting for quota-pilot's own rate cap and 429 back-off.", registers });
 
   // Counters start at 0 for every known label value, so rate() and absence alerts work from the first scrape.
@@ -107,29 +123,44 @@ export function createMetrics(): Metrics {
   throttled.inc(0);
   let failedInRow = 0;
 
+  // Replaced whole: a budget or channel removed by a config reload loses its series, not keeps its last value. The
+  // rows copy the few numbers they show, so the decision itself is not kept until the next cycle.
   function recordBudgets(budgets: BudgetStatus[]): void {
-    // Reset first: a budget removed by a config reload must lose its series, not keep its last value.
-    for (const g of [usedTokens, freeTokens, usageRatio, budgetState]) g.reset();
-    for (const b of budgets) {
+    budgetRows = budgets.map((b) => {
       const labels = budgetLabels(b);
-      usedTokens.set(labels, b.used);
-      freeTokens.set(labels, b.budget.freeTokens);
-      usageRatio.set(labels, b.ratio);
-      for (const state of BUDGET_STATES) budgetState.set({ ...labels, state }, state === b.state ? 1 : 0);
-    }
+      return { labels, text: labelText(labels), used: b.used, free: b.budget.freeTokens, ratio: b.ratio, state: b.state };
+    });
   }
 
   function recordChannels(plans: ChannelPlan[], applied: Change[]): void {
-    for (const g of [priority, desired, defaultPriority, autoDisabled]) g.reset();
     const written = new Map(applied.map((c) => [c.id, c.to]));
-    for (const p of plans) {
+    channelRows = plans.map((p) => {
       const labels = { channel: String(p.id), name: p.name };
-      priority.set(labels, written.get(p.id) ?? p.observed);
-      desired.set(labels, p.desired);
-      if (p.default !== null) defaultPriority.set(labels, p.default);
-      autoDisabled.set(labels, p.status === 3 ? 1 : 0);
-    }
+      return { labels, text: labelText(labels), priority: written.get(p.id) ?? p.observed, desired: p.desired, default: p.default, status: p.status };
+    });
   }
+
+  function recordDays(report: DailyReport): void {
+    dailyTokens.reset();
+    dailyRequests.reset();
+    for (const d of report.days)
+      for (const [model, u] of Object.entries(d.byModel)) {
+        for (const [key, split] of Object.entries(DAY_SPLITS)) dailyTokens.set({ day: d.day, model, split }, u[key as keyof typeof DAY_SPLITS]);
+        dailyRequests.set({ day: d.day, model }, u.requests);
+      }
+  }
+
+  // Concurrent scrapes share one load.
+  let recordedDays: DailyReport | null = null;
+  let daysLoad: Promise<void> | null = null;
+  const daysBeforeScrape = (load: () => Promise<DailyReport>, onError: (err: unknown) => void) => () =>
+    (daysLoad ??= load()
+      .then((report) => {
+        if (report === recordedDays) return;
+        recordDays(report);
+        recordedDays = report;
+      }, onError)
+      .finally(() => (daysLoad = null)));
 
   return {
     registry,
@@ -145,6 +176,10 @@ export function createMetrics(): Metrics {
         rowsCounted.inc(result.ingest.counted);
         for (const [field, n] of Object.entries(result.ingest.rejected)) rowsSkipped.inc({ field }, n);
       }
+      if (result.routingDelay) {
+        routingDelay.reset();
+        routingDelay.set({ source: result.routingDelay.source }, result.routingDelay.sec);
+      }
       // A cycle that failed before deciding keeps the last known budgets and channels rather than blanking them.
       if (result.decision) {
         recordBudgets(result.decision.budgets);
@@ -155,16 +190,25 @@ export function createMetrics(): Metrics {
     recordRequest(endpoint, result) {
       requests.inc({ endpoint, result });
     },
-    recordDays(report) {
-      dailyTokens.reset();
-      dailyRequests.reset();
-      for (const d of report.days)
-        for (const [model, u] of Object.entries(d.byModel)) {
-          for (const [key, split] of Object.entries(DAY_SPLITS)) dailyTokens.set({ day: d.day, model, split }, u[key as keyof typeof DAY_SPLITS]);
-          dailyRequests.set({ day: d.day, model }, u.requests);
-        }
+    recordDays,
+    daysFrom(load, onError) {
+      registry.beforeScrape = daysBeforeScrape(load, onError);
     },
   };
+}
+
+interface BudgetRow extends TableRow {
+  used: number;
+  free: number;
+  ratio: number;
+  state: BudgetState;
+}
+
+interface ChannelRow extends TableRow {
+  priority: number;
+  desired: number;
+  default: number | null;
+  status: number;
 }
 
 function budgetLabels(b: BudgetStatus): Record<(typeof BUDGET_LABELS)[number], string> {

@@ -53,6 +53,7 @@ export function createClient(opts: ClientOptions): OneApiClient {
   const api = flavorApi(opts.flavor);
 
   return {
+    baseUrl: opts.baseUrl,
     get requestCount() {
       return http.requestCount;
     },

@@ -92,6 +92,8 @@ export interface OneApiClient {
   close(): void;
   /** HTTP requests sent so far (retries included). */
   readonly requestCount: number;
+  /** The OneAPI it speaks to (ONEAPI_BASE_URL): what is measured of its routing is kept per instance. */
+  readonly baseUrl?: string;
   /** Milliseconds spent waiting for the rate limiter (including back-off after 429). */
   readonly throttledMs: number;
 }

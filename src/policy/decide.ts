@@ -2,11 +2,14 @@ import type { Budget, ChannelRef, Config } from '../config/types.js';
 import type { Channel } from '../oneapi/types.js';
 import type { PaceLog } from '../usage/burn.js';
 import type { Memory, PendingWrite } from './memory.js';
-import { lookAt, projectBudget, MIN_CHECK_SEC, type Projection } from './projection.js';
+import type { DelayInUse } from './routing-delay.js';
+import { lookAt, projectBudget, MIN_CHECK_SEC, type ProjectInput, type Projection } from './projection.js';
 import { DateTime } from 'luxon';
 import { UsageIndex, type Bucket } from '../usage/buckets.js';
-import { formatLocal, lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
+import { seriesFor, type Timeline } from '../usage/timeline.js';
+import { lastOccurrence, windowsFor, type Window } from '../usage/windows.js';
 import { rememberRefs, type Resolution } from './resolve.js';
+import { exhaustedReason, providerStopped, reenablePlan } from './stopped.js';
 import { num } from '../platform/format.js';
 
 export type BudgetState = 'ok' | 'warning' | 'exhausted' | 'unresolved';
@@ -85,6 +88,10 @@ export interface DecideInput {
   pace?: PaceLog;
   /** Unix seconds up to which `buckets` count use; null or absent: no projection. */
   usageAsOf?: number | null;
+  /** The usage's recent minutes (API source): when present, burn rates come from it instead of `pace`. */
+  timeline?: Timeline;
+  /** The routing delay to project with (see routing-delay.ts); absent: config.routingDelaySec. */
+  routingDelay?: DelayInUse;
 }
 
 /** "1,812,345/1,900,000 tokens (95.4%), daily window since 2026-11-24 02:20 +08:00" */
@@ -110,9 +117,13 @@ export function measureBudgets(input: Omit<DecideInput, 'memory' | 'channels'>):
     const projection =
       state === 'unresolved' || state === 'exhausted' || usageAsOf == null
         ? null
-        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, track: input.pace?.[budget.key], routingDelaySec: config.routingDelaySec });
+        : projectBudget({ freeTokens: budget.freeTokens, used: tokens, asOf: usageAsOf, windowStart: window.start, windowEnd: window.end, track: input.pace?.[budget.key], timeline: timelineOf(input.timeline, channelId, budget.model), routingDelaySec: input.routingDelay?.sec ?? config.routingDelaySec });
     return { budget, channelId, window, used: tokens, requests, ratio, state, projection };
   });
+}
+
+function timelineOf(t: Timeline | undefined, channel: number | null, model: string | undefined): ProjectInput['timeline'] {
+  return t && channel !== null ? { series: seriesFor(t, channel, model), from: t.from } : undefined;
 }
 
 function resetMode(input: DecideInput): ResetMode {
@@ -184,7 +195,7 @@ export function decide(input: DecideInput): Decision {
       memory.pending[key] = { to, from: ch.priority, cause, at: nowSec, reason: why, tries: 0 };
     };
     if (exhausted.length > 0 || due.length > 0) {
-      const why = exhausted.length > 0 ? exhaustedReason(exhausted[0], config) : projectedReason(due[0], config);
+      const why = exhausted.length > 0 ? exhaustedReason(exhausted[0], config) : projectedReason(due[0], config, input.routingDelay);
       if (ch.priority > config.demoted) {
         plan.desired = config.demoted;
         plan.reason = why;
@@ -233,63 +244,6 @@ export function decide(input: DecideInput): Decision {
 }
 
 /**
- * The provider's own word that a quota is spent: a budgeted channel that OneAPI auto-disabled (status 3, after the
- * provider's errors) before the budget reached demote_at counts as spent for the rest of its window, at what the
- * logs had counted then. Returns the memory of it: this window's entries, and earlier ones while the channel is still
- * auto-disabled (reenable_at_renewal needs to know it was stopped before the window renewed).
- */
-function providerStopped(budgets: BudgetStatus[], channels: Channel[], before: Memory['stopped'], nowSec: number): Memory['stopped'] {
-  const status = new Map(channels.map((c) => [c.id, c.status]));
-  const out: Memory['stopped'] = {};
-  for (const b of budgets) {
-    if (b.channelId === null) continue;
-    const key = b.budget.key;
-    const prev = before[key];
-    const off = status.get(b.channelId) === 3;
-    // Still off since an earlier window: that stop is kept (for reenable_at_renewal), not a new one in this window.
-    const now = prev && prev.window === b.window.start ? prev : off && !prev ? { window: b.window.start, used: b.used, at: nowSec } : undefined;
-    if (now) out[key] = now;
-    else if (prev && off) out[key] = prev;
-    // Stopped before the logs said so: spent anyway. (Stopped after demote_at, the logs had it right.)
-    if (now && now.used < b.budget.demoteAt * b.budget.freeTokens) {
-      b.stopped = { used: now.used, at: now.at };
-      b.state = 'exhausted';
-      b.projection = null;
-    }
-  }
-  return out;
-}
-
-/**
- * Whether an auto-disabled channel is enabled again now: only with reenable_at_renewal on a budget that the provider
- * stopped in an earlier window, and none of its budgets spent in the current one. Never status 2 (a person's).
- */
-function reenablePlan(ch: Channel, mine: BudgetStatus[], stopped: Memory['stopped'], config: Config): Pick<ChannelPlan, 'enable' | 'off'> {
-  const renewed = mine.find((b) => b.budget.reenableAtRenewal && stopped[b.budget.key] !== undefined && stopped[b.budget.key].window < b.window.start);
-  const spent = mine.find((b) => b.state === 'exhausted');
-  if (renewed && !spent) {
-    const s = stopped[renewed.budget.key];
-    return { enable: `auto-disabled by OneAPI at ${formatLocal(s.at, config.timezone)} (its provider stopped ${renewed.budget.key} at ${num(s.used)} tokens); its ${renewed.budget.window} window renewed: enabled again (reenable_at_renewal)` };
-  }
-  const earlier = mine.find((b) => stopped[b.budget.key] !== undefined && stopped[b.budget.key].window < b.window.start);
-  const why = spent?.stopped
-    ? `the provider stopped ${spent.budget.key} at ${num(spent.stopped.used)}/${num(spent.budget.freeTokens)} tokens this window`
-    : spent
-      ? `${spent.budget.key} is spent this window`
-      : earlier
-        ? `the provider stopped ${earlier.budget.key} at ${num(stopped[earlier.budget.key].used)} tokens, ${formatLocal(stopped[earlier.budget.key].at, config.timezone)}, in an earlier window`
-        : 'OneAPI disabled it after upstream errors';
-  const next = mine.some((b) => b.budget.reenableAtRenewal) ? 'enabled again when its window renews (reenable_at_renewal)' : 'stays off until enabled in OneAPI (or set reenable_at_renewal: true)';
-  return { off: `auto-disabled by OneAPI: ${why}; ${next}` };
-}
-
-/** "budget exhausted: …", or, when the provider stopped it first, what the provider's stop was counted at. */
-function exhaustedReason(b: BudgetStatus, config: Config): string {
-  if (!b.stopped) return `budget exhausted: ${usageSummary(b)}`;
-  return `budget spent: the provider stopped it (OneAPI auto-disabled the channel) at ${num(b.stopped.used)}/${num(b.budget.freeTokens)} tokens, ${formatLocal(b.stopped.at, config.timezone)}; counted as spent until its ${b.budget.window} window renews`;
-}
-
-/**
  * Why the scheduled reset leaves a channel at `demoted`; null to restore it. A budget that quota-pilot demoted in
  * its current window (exhausted, or projected to run out) is not renewed by the clock striking 02:20: only its own
  * window's renewal (rule 3) brings it back. Without that memory (lost state, a demotion by hand) the reset restores.
@@ -329,11 +283,13 @@ function restoreCause(mine: BudgetStatus[], memory: Memory, remembered: Memory['
 }
 
 /** "budget projected to run out: projected to reach 1,900,000 at 22:53:10 (at 1,234 tokens/s); routing delay 60 s; …" */
-function projectedReason(b: BudgetStatus, config: Config): string {
+function projectedReason(b: BudgetStatus, config: Config, delay: DelayInUse | undefined): string {
   const p = b.projection!;
   const at = DateTime.fromSeconds(p.reachesAt!, { zone: config.timezone }).toFormat('HH:mm:ss');
   const rate = `${num(Math.round(p.rate))} tokens/s${p.latest > p.steady ? ', recent burst' : ''}`;
-  return `budget projected to run out: projected to reach ${num(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${config.routingDelaySec} s; ${usageSummary(b)}`;
+  const lasting = p.elapsedSec >= 1 ? `; requests last ${Math.round(p.elapsedSec)} s` : '';
+  const routing = delay?.source === 'measured' ? `${delay.sec} s, ${delay.text}` : `${delay?.sec ?? config.routingDelaySec} s`;
+  return `budget projected to run out: projected to reach ${num(b.budget.freeTokens)} at ${at} (at ${rate}); routing delay ${routing}${lasting}; ${usageSummary(b)}`;
 }
 
 /** The earliest look a budget on a channel still routed to needs, not sooner than MIN_CHECK_SEC from now. */

@@ -5,6 +5,7 @@ import type { AlertEvent } from '../events/types.js';
 import type { Flavor, OneApiClient } from '../oneapi/types.js';
 import { usageSummary, type Decision } from '../policy/decide.js';
 import { resolveRefs, type RefProblem } from '../policy/resolve.js';
+import { delayDisagreement, delayInUse, measureDelays, type DelayInUse } from '../policy/routing-delay.js';
 import { pendingResets, settleWrites, type Memory, type ResetProgress } from '../policy/memory.js';
 import type { StateStore } from '../state/store.js';
 import { recordPace } from '../usage/burn.js';
@@ -65,6 +66,8 @@ export interface CycleResult {
   memory: Memory;
   /** What to alert about (never in a dry run). */
   events: AlertEvent[];
+  /** The routing delay this cycle planned with, and where it came from. */
+  routingDelay?: DelayInUse;
 }
 
 /**
@@ -91,6 +94,8 @@ export async function runCycle(deps: CycleDeps, opts: CycleOptions): Promise<Cyc
   }
 }
 
+const nowSecOf = (ms: number) => Math.floor(ms / 1000);
+
 async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleResult> {
   const { client, config, store, log } = deps;
   const started = Date.now();
@@ -114,7 +119,12 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
     const { rejected, coldChannels, ...readStats } = read.stats;
     log.debug({ ...readStats, rejected: Object.keys(rejected).length ? rejected : undefined, coldChannels: coldChannels.length ? coldChannels : undefined, watermark: read.usage.watermark }, 'usage read');
 
-    const plan = makePlan({ config, channels, resolution, buckets: read.usage.buckets, pace: state.pace, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
+    // The demotions of earlier cycles that the rows now settle are measured before this cycle plans with the delay.
+    const baseUrl = client.baseUrl ?? '';
+    state.routing = measureDelays(state.routing, { baseUrl, memory, timeline: read.usage.timeline, readEnd: read.usage.watermark });
+    const routingDelay = delayInUse(config, state.routing.instances[baseUrl], deps.flavor);
+    result.routingDelay = routingDelay;
+    const plan = makePlan({ config, channels, resolution, buckets: read.usage.buckets, pace: state.pace, timeline: read.usage.timeline, routingDelay, usageAsOf: read.usage.watermark, nowMs: opts.nowMs, memory, forceReset: opts.forceReset });
     const { decision } = plan;
     result.problems = plan.problems;
     result.notes = resolution.notes ?? [];
@@ -159,8 +169,11 @@ async function cycleLocked(deps: CycleDeps, opts: CycleOptions): Promise<CycleRe
       result.memory = state.memory;
       const reset = resetProgress(decision, memory, state.memory);
       logReset(log, config, decision, reset, result.applied);
-      const detected = detectEvents({ config, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace, reset, unresolved: resolution.problems, enabled: result.enabled });
-      result.events = detected.events;
+      const detected = detectEvents({ config: { ...config, routingDelaySec: routingDelay.sec }, decision, applied: result.applied, nowMs: opts.nowMs, memory: state.alerts, pace: state.pace, reset, unresolved: resolution.problems, enabled: result.enabled });
+      const disagreed = delayDisagreement(routingDelay, state.routing, nowSecOf(opts.nowMs));
+      state.routing = disagreed.log;
+      result.events = [...detected.events, ...disagreed.events];
+      for (const e of disagreed.events) log.warn(e.fields, 'measured routing delay disagrees with routing_delay');
       for (const e of detected.events) if (e.kind === 'demotion-unmoved') log.error({ ...e.fields, detail: e.text }, 'demotion did not move the traffic');
       state.alerts = detected.memory;
       if (applied.failed.length > 0) result.error = new Error(`${applied.failed.length} of ${result.changes.length} priority changes failed`);

@@ -7,6 +7,8 @@ import { silentBudgets } from '../policy/defeats.js';
 import { resolveRefs, type RefProblem, type Resolution } from '../policy/resolve.js';
 import type { Bucket } from '../usage/buckets.js';
 import type { PaceLog } from '../usage/burn.js';
+import type { Timeline } from '../usage/timeline.js';
+import type { DelayInUse } from '../policy/routing-delay.js';
 import { diff, enablesOf, type Change, type Enable } from './apply.js';
 
 /** Everything the plan is computed from: what OneAPI shows, the counted usage, the config, the time. */
@@ -16,6 +18,10 @@ export interface PlanInput {
   buckets: Bucket[];
   /** Recent use of each budget, for burn rates. */
   pace: PaceLog;
+  /** The usage's recent minutes, for burn rates (API source). */
+  timeline?: Timeline;
+  /** The routing delay in use (measured, configured or the flavor's). */
+  routingDelay?: DelayInUse;
   /** Unix seconds up to which `buckets` count use (null: nothing read yet). */
   usageAsOf: number | null;
   memory: Memory;

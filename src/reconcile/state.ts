@@ -2,6 +2,7 @@ import { z } from '../platform/zod.js';
 import { alertMemorySchema, emptyAlertMemory } from '../events/memory.js';
 import type { Channel } from '../oneapi/types.js';
 import { emptyMemory, memorySchema } from '../policy/memory.js';
+import { delayLogSchema, emptyDelayLog } from '../policy/routing-delay.js';
 import type { StateCodec } from '../state/store.js';
 import { isNum, isStr, recordOf } from '../platform/checks.js';
 import type { PaceLog } from '../usage/burn.js';
@@ -28,6 +29,8 @@ const stateSchema = z.object({
   pace: paceLogSchema,
   lastCycle: cycleRecord.nullable(),
   lastSuccessAt: z.number().nullable(),
+  /** The routing delay measured per OneAPI instance (policy/routing-delay.ts); absent in older files. */
+  routing: delayLogSchema.default(emptyDelayLog),
   /** Windows already computed (see calendarSnapshot in usage/windows.ts); checked entry by entry when restored. */
   calendar: z.unknown().optional(),
 });
@@ -44,6 +47,7 @@ export function emptyState(): State {
     alerts: emptyAlertMemory(),
     channelNames: {},
     pace: {},
+    routing: emptyDelayLog(),
     lastCycle: null,
     lastSuccessAt: null,
   };

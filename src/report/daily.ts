@@ -80,11 +80,17 @@ export function dailyReport(input: DailyReportInput): DailyReport {
 
   const days = new Map(dayList.map((day) => [day, emptyDay(day)]));
   const channels = new Map<number, ChannelTotal>();
+  // By channel once, not a pass over every budget per channel: with thousands of budgets that was quadratic.
+  const budgetsOf = new Map<number, string[]>();
+  for (const r of resolved) {
+    const keys = budgetsOf.get(r.id);
+    if (keys) keys.push(r.budget.key);
+    else budgetsOf.set(r.id, [r.budget.key]);
+  }
   const channel = (id: number): ChannelTotal => {
     let c = channels.get(id);
     if (!c) {
-      const budgets = resolved.filter((r) => r.id === id).map((r) => r.budget.key);
-      c = { id, name: channelNames.get(id) ?? null, budgets, tokens: 0, requests: 0, ...zeroSplit() };
+      c = { id, name: channelNames.get(id) ?? null, budgets: budgetsOf.get(id) ?? [], tokens: 0, requests: 0, ...zeroSplit() };
       channels.set(id, c);
     }
     return c;
@@ -141,27 +147,47 @@ function splitFree(
   // A total window does not reach back before `since`: older tokens are not part of that grant.
   const from = new Map(ordered.map((r) => [r, r.budget.window === 'total' ? currentWindow(r.budget, tz, nowMs).start : -Infinity]));
   const owned = new Map(ordered.map((r) => [r, [] as Bucket[]]));
+  // Each bucket looks among its channel's budgets only (in the same order), not among all of them.
+  const onChannel = new Map<number, typeof ordered>();
+  for (const r of ordered) {
+    const list = onChannel.get(r.id);
+    if (list) list.push(r);
+    else onChannel.set(r.id, [r]);
+  }
   for (const b of buckets) {
     if (b.start >= range.end) continue;
-    const owner = ordered.find((r) => r.id === b.channel && (r.budget.model ?? b.model) === b.model && b.start >= from.get(r)!);
+    const owner = onChannel.get(b.channel)?.find((r) => (r.budget.model ?? b.model) === b.model && b.start >= from.get(r)!);
     if (owner) owned.get(owner)!.push(b);
   }
+  // The windows over the range, walked once per window spec: thousands of budgets share a few.
+  const walks = new Map<string, Array<{ start: number; end: number }>>();
+  const windowsOf = (budget: Budget) => {
+    const key = `${budget.window}|${budget.resetAt}|${budget.since ?? ''}`;
+    let list = walks.get(key);
+    if (list) return list;
+    walks.set(key, (list = []));
+    // The window holding the report's first instant may have started earlier; its earlier tokens count too.
+    let w = currentWindow(budget, tz, range.start * 1000);
+    for (;;) {
+      list.push(w);
+      if (w.end >= range.end) break;
+      const next = currentWindow(budget, tz, w.end * 1000);
+      if (next.start <= w.start) break;
+      w = next;
+    }
+    return list;
+  };
   const freeOf = new Map<Bucket, number>();
   for (const [r, mine] of owned) {
+    if (mine.length === 0) continue;
     mine.sort((a, b) => a.start - b.start || a.model.localeCompare(b.model));
-    // The window holding the report's first instant may have started earlier; its earlier tokens count too.
-    let w = currentWindow(r.budget, tz, range.start * 1000);
-    for (;;) {
+    for (const w of windowsOf(r.budget)) {
       let used = 0;
       for (const b of mine) {
         if (b.start < w.start || b.start >= w.end) continue;
         freeOf.set(b, Math.min(b.tokens, Math.max(0, r.budget.freeTokens - used)));
         used += b.tokens;
       }
-      if (w.end >= range.end) break;
-      const next = currentWindow(r.budget, tz, w.end * 1000);
-      if (next.start <= w.start) break;
-      w = next;
     }
   }
   return freeOf;

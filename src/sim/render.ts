@@ -72,20 +72,21 @@ export function renderLog(log: SimLog, ctx: LogRender, position: number): Record
   const username = log.username ?? 'root';
   const tokenName = log.token_name ?? 'default';
   const quota = log.quota ?? 0;
+  const elapsedMs = log.elapsed_ms ?? 0;
   let row: Record<string, unknown>;
   switch (ctx.flavor) {
     case 'one-api':
       row = {
         id, user_id: 1, created_at: log.created_at, type, content, username, token_name: tokenName,
         model_name: log.model_name, quota, prompt_tokens: log.prompt_tokens, completion_tokens: log.completion_tokens,
-        is_stream: false, channel: log.channel, request_id: requestIdOf(log), elapsed_time: 0, system_prompt_reset: false,
+        is_stream: false, channel: log.channel, request_id: requestIdOf(log), elapsed_time: elapsedMs, system_prompt_reset: false,
       };
       break;
     case 'new-api':
       row = {
         id, user_id: 1, created_at: log.created_at, type, content, username, token_name: tokenName,
         model_name: log.model_name, quota, prompt_tokens: log.prompt_tokens, completion_tokens: log.completion_tokens,
-        is_stream: false, channel: log.channel, channel_name: name ?? '', use_time: 0, token_id: 0, group: 'default',
+        is_stream: false, channel: log.channel, channel_name: name ?? '', use_time: Math.round(elapsedMs / 1000), token_id: 0, group: 'default',
         request_id: requestIdOf(log), other: newApiOther(log),
       };
       break;
@@ -96,7 +97,7 @@ export function renderLog(log: SimLog, ctx: LogRender, position: number): Record
         is_stream: false, channel_id: log.channel,
         // A preloaded association: a zero object when the channel is gone.
         channel: { id: name === undefined ? 0 : log.channel, name: name ?? '' },
-        request_time: 0, source_ip: '', metadata: {},
+        request_time: elapsedMs, source_ip: '', metadata: {},
       };
       break;
   }

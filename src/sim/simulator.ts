@@ -41,6 +41,8 @@ class HttpSimulator implements Simulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly server = http.createServer((req, res) => void this.handle(req, res));
   private nextLogId = 1;
+  /** Routed requests still running: their logs, stamped when they end, in order of that end. */
+  private readonly inflight: SimLog[] = [];
   private port = 0;
 
   constructor(opts: SimulatorOptions) {
@@ -85,17 +87,33 @@ class HttpSimulator implements Simulator {
   }
 
   route(model: string, req: RoutedRequest): number | undefined {
+    this.flush(req.at);
+    // Routed at its start; logged at its end.
     const channel = this.router.pick(model, req.at);
     if (channel === undefined) return undefined;
-    this.addLog({
+    const elapsed = req.elapsedSec ?? 0;
+    const log: SimLog = {
       ...req.log,
-      created_at: Math.floor(req.at),
+      created_at: Math.floor(req.at + elapsed),
       channel,
       model_name: model,
       prompt_tokens: req.promptTokens,
       completion_tokens: req.completionTokens,
-    });
+    };
+    if (elapsed > 0) log.elapsed_ms = Math.round(elapsed * 1000);
+    if (elapsed <= 0) this.addLog(log);
+    else {
+      let i = this.inflight.length;
+      while (i > 0 && this.inflight[i - 1].created_at > log.created_at) i--;
+      this.inflight.splice(i, 0, log);
+    }
     return channel;
+  }
+
+  flush(untilSec = Infinity): void {
+    let n = 0;
+    while (n < this.inflight.length && this.inflight[n].created_at <= untilSec) n++;
+    for (const log of this.inflight.splice(0, n)) this.addLog(log);
   }
 
   addLogs(logs: SimLog[]): void {
@@ -130,6 +148,7 @@ class HttpSimulator implements Simulator {
     const { body, bodyError } = parseBody(method, raw);
     const record: SimRequest = { method, path: url.pathname, query, body, status: 0, at: this.now() };
     this.requests.push(record);
+    this.flush(record.at / 1000);
 
     try {
       const fault = this.takeFault(method, url.pathname, query, body);

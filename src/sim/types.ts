@@ -40,6 +40,11 @@ export interface SimLog {
   quota?: number;
   content?: string;
   /**
+   * How long the request took, ms: rendered as one-api's `elapsed_time` (ms), new-api's `use_time` (whole seconds)
+   * and one-hub's `request_time` (ms). Defaults to 0.
+   */
+  elapsed_ms?: number;
+  /**
    * Rendered by one-api and new-api (one-hub has no such column). Defaults to a stable value derived from
    * `id` and `created_at` (see defaultRequestId), so every read of a row shows the same request_id.
    */
@@ -128,6 +133,11 @@ export interface RoutedRequest {
   promptTokens: number;
   completionTokens: number;
   at: number;
+  /**
+   * How long the request lasts, seconds (default 0): it is routed at `at`, and its log is written, stamped and given
+   * its id when it ends, at `at + elapsedSec` (as OneAPI does, after the response), with that duration.
+   */
+  elapsedSec?: number;
   /** Extra fields for the consume log written (e.g. upstream_model, token_name). */
   log?: Partial<Omit<SimLog, 'channel' | 'created_at' | 'prompt_tokens' | 'completion_tokens'>>;
 }
@@ -157,6 +167,11 @@ export interface Simulator {
    * at the first route() at or after each refresh instant, from the channels as they are then.
    */
   route(model: string, req: RoutedRequest): number | undefined;
+  /**
+   * Writes the logs of the routed requests that have ended by `untilSec` (default: all of them). Done by itself at
+   * each route() and each HTTP request (at OneAPI's clock): call it to see the rest in `logs`.
+   */
+  flush(untilSec?: number): void;
   /** Queues a fault; the first matching fault answers, and its `times` counts down. */
   fail(fault: Fault): void;
   clearFaults(): void;

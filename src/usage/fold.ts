@@ -2,6 +2,7 @@ import type { Flavor } from '../oneapi/types.js';
 import type { Bucket, BucketClock } from './buckets.js';
 import { BucketAdder } from './buckets.js';
 import { checkRow, type Rejected } from './rows.js';
+import { TimelineDelta } from './timeline.js';
 
 /** Keys of the last few pages, enough to drop the rows offset paging repeats when rows are inserted meanwhile. */
 const PAGE_MEMORY = 8;
@@ -52,6 +53,10 @@ export class Fold {
   idsArePositions: boolean | undefined = undefined;
   /** Set when a row stamped after `idCheck.after` has an id at or below `idCheck.maxId`: ids were reset or reused. */
   idsWentBack = false;
+  /** This cycle's rows of the recent minutes (see timeline.ts), LOCAL seconds from `timelineFrom` on. */
+  readonly timeline = new TimelineDelta();
+  /** LOCAL second from which counted rows also go into `timeline` (Infinity: none, e.g. the database source). */
+  timelineFrom = Infinity;
   private delta = new Map<string, Delta>();
   private pages: Set<number>[] = [];
 
@@ -111,7 +116,9 @@ export class Fold {
       }
       pageKeys.add(r.key);
       if (r.createdAt >= this.keepFrom) this.nearKeys.set(r.key, r.createdAt);
-      const at = this.clock.locate(r.createdAt - this.skewSec);
+      const local = r.createdAt - this.skewSec;
+      if (local >= this.timelineFrom) this.timeline.add(r.channel, r.model, local, r.tokens, r.elapsedSec);
+      const at = this.clock.locate(local);
       const k = `${r.channel}\u0000${r.model}\u0000${at.start}`;
       const d = this.delta.get(k);
       if (d) {

@@ -6,6 +6,7 @@ import type { DbCursor } from './db/ingest-db.js';
 import { idsRise, nextIdState, STEP_MIN_SEC, steppedBack } from './clock-step.js';
 import { Fold, type IdFloor } from './fold.js';
 import { lazyIds, neededFor, planRelayout, recountFor } from './relayout.js';
+import { mergeTimeline, TIMELINE_SEC, type Timeline } from './timeline.js';
 import { localDay, windowsFor } from './windows.js';
 
 /** Where the API reader stands. Times are OneAPI's clock (its created_at), except where said. */
@@ -43,6 +44,8 @@ export interface UsageState {
   /** Where the database source stands (usage.source: database); each source drops the other's cursor. */
   dbCursor?: DbCursor | null;
   buckets: Bucket[];
+  /** The last minutes per (channel, model), for burn rates and request durations (API source; see timeline.ts). */
+  timeline?: Timeline;
 }
 
 export interface IngestOptions {
@@ -157,6 +160,8 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const floor = cursor?.idFloor ?? null;
   const idCheck = cursor?.maxId != null && !floor && backSec === 0 ? { after: cursor.readTo + opts.lagSec + STEP_MIN_SEC, maxId: cursor.maxId } : null;
   const fold = new Fold(flavor, new BucketClock(layout), known, keepFrom, skewSec, new Set(recount.keys()), floor, idCheck);
+  const horizon = Math.floor(nowMs / 1000) - TIMELINE_SEC;
+  fold.timelineFrom = horizon;
   const stats: IngestStats = { counted: 0, seen: 0, repeated: 0, rejected: {}, pages: 0, skewSec, clockSource: sc ? 'date-header' : 'local', mode: 'none', swept: false, coldChannels: [] };
   const named = new Set(input.channels);
   type ReadHow = { onFirst?: (left: number | undefined, sample: unknown[]) => boolean; tryRecent?: boolean; accept?: { start: number; end: number }; readAhead?: boolean; idAbove?: number };
@@ -226,6 +231,9 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
   const recent = new Map((cursor?.recent ?? []).filter(([, at]) => at >= keepFrom));
   for (const [k, at] of fold.nearKeys) recent.set(k, at);
 
+  // Without a timeline (a cold read, or a state from before it), it is complete from where this read starts.
+  const timeline = mergeTimeline(cursor ? base.timeline : undefined, fold.timeline, { horizon, coveredFrom: cursor ? (base.watermark ?? horizon) : horizon, dropFrom: recount });
+
   Object.assign(stats, fold.stats, { coldChannels: [...recount.keys()].sort((a, b) => a - b) });
   report(log, stats, fold, cursor);
   if (backSec > 0)
@@ -238,6 +246,7 @@ export async function ingest(usage: UsageState, input: IngestInput): Promise<{ u
       watermark: Math.max(base.watermark ?? 0, readTo - skewSec),
       cursor: { readTo, channels, recent: [...recent], sweptAt: stats.swept || !cursor || backSec > 0 ? readTo : cursor.sweptAt, rates, skewSec: skew, ...ids },
       buckets: kept,
+      timeline,
     },
     stats,
   };

@@ -12,6 +12,8 @@ export interface UsageRow {
   /** The upstream model name, which free allowances are counted on. */
   model: string;
   tokens: number;
+  /** How long the request took, seconds (0 when the row does not say): it started at createdAt − elapsedSec. */
+  elapsedSec: number;
 }
 
 /** Why a row was not counted: the field at fault, and what identifies the row in a warning. */
@@ -58,6 +60,16 @@ function upstreamModel(other: unknown): string | undefined {
   }
   const name = (other as { upstream_model_name?: unknown } | null)?.upstream_model_name;
   return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+/**
+ * Where each flavor logs a request's duration, and in what unit: one-api `elapsed_time` (ms), new-api `use_time`
+ * (s), one-hub `request_time` (ms). Not a reason to reject a row: an absent or odd value counts as 0.
+ */
+function elapsedOf(r: Record<string, unknown>, flavor: Flavor): number {
+  const v = flavor === 'one-api' ? r.elapsed_time : flavor === 'new-api' ? r.use_time : r.request_time;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return 0;
+  return flavor === 'new-api' ? v : v / 1000;
 }
 
 /**
@@ -115,5 +127,5 @@ export function checkRow(raw: unknown, flavor: Flavor): Checked {
   const key = rowKey(r, channel, r.prompt_tokens, r.completion_tokens);
   if (key === undefined) return reject('id', r.id);
   const model = (flavor === 'new-api' ? upstreamModel(r.other) : undefined) ?? r.model_name;
-  return { ok: true, row: { key, id: isInt(r.id) ? r.id : undefined, createdAt: r.created_at, channel, model, tokens: r.prompt_tokens + r.completion_tokens } };
+  return { ok: true, row: { key, id: isInt(r.id) ? r.id : undefined, createdAt: r.created_at, channel, model, tokens: r.prompt_tokens + r.completion_tokens, elapsedSec: elapsedOf(r, flavor) } };
 }

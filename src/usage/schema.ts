@@ -1,8 +1,37 @@
 import { z } from '../platform/zod.js';
 import { isInt, isNum, isStr, nonNeg, recordOf, rowsOf, type Problem } from '../platform/checks.js';
 import type { PaceLog } from './burn.js';
+import type { Timeline } from './timeline.js';
 
 const int = z.number().int();
+
+/** What is wrong with one series of the usage timeline (see Series in timeline.ts), if anything. */
+function badSeries(t: unknown): Problem | undefined {
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return { path: [], message: 'expected a record of from and tokens' };
+  const { from, tokens, elapsed, starts } = t as Record<string, unknown>;
+  if (!isInt(from)) return { path: ['from'], message: `expected an integer, got ${JSON.stringify(from)}` };
+  if (!Array.isArray(tokens)) return { path: ['tokens'], message: 'expected an array' };
+  if (elapsed !== undefined && (!Array.isArray(elapsed) || elapsed.length !== tokens.length)) return { path: ['elapsed'], message: `expected an array as long as tokens (${tokens.length})` };
+  for (const [name, xs] of [['tokens', tokens], ['elapsed', elapsed ?? []]] as const)
+    for (let i = 0; i < (xs as unknown[]).length; i++) {
+      const x = (xs as unknown[])[i];
+      if (!isNum(x) || (x as number) < 0) return { path: [name, i], message: `expected a number ≥ 0, got ${JSON.stringify(x)}` };
+    }
+  if (starts !== undefined && (!Array.isArray(starts) || !starts.every(isNum))) return { path: ['starts'], message: 'expected an array of numbers' };
+  return undefined;
+}
+
+/** The usage timeline (see Timeline in timeline.ts); absent in older states and under the database source. */
+const timelineSchema = z.any().superRefine((t, ctx) => {
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return void ctx.addIssue({ code: 'custom', message: 'expected a record of from and series' });
+  const { from, series } = t as Record<string, unknown>;
+  if (!isNum(from)) return void ctx.addIssue({ code: 'custom', path: ['from'], message: `expected a number, got ${JSON.stringify(from)}` });
+  if (typeof series !== 'object' || series === null || Array.isArray(series)) return void ctx.addIssue({ code: 'custom', path: ['series'], message: 'expected an object of series' });
+  for (const key in series) {
+    const bad = badSeries((series as Record<string, unknown>)[key]);
+    if (bad) return void ctx.addIssue({ code: 'custom', path: ['series', key, ...bad.path], message: bad.message });
+  }
+}) as unknown as z.ZodType<Timeline>;
 
 /**
  * The usage part of the state file (see UsageState in ingest.ts, which this must match). Loose objects: a field
@@ -51,6 +80,7 @@ export const usageStateSchema = z.looseObject({
     ['tokens', nonNeg(isNum), 'a number ≥ 0'],
     ['requests', nonNeg(isInt), 'an integer ≥ 0'],
   ]),
+  timeline: timelineSchema.optional(),
 });
 
 /** What is wrong with one budget's pace track (see PaceTrack in burn.ts), if anything. */

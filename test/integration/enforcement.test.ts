@@ -98,9 +98,12 @@ describe('write-ahead restores', () => {
 describe('the scheduled reset and windows that have not renewed', () => {
   it('keeps a weekly budget demoted by projection in its current week at 02:20; `reset` restores it', async () => {
     const weekly = `timezone: ${TZ}\nchannels:\n  - channel: volc-deepseek\n    model: ${DEEPSEEK}\n    free_tokens: 10M\n    window: weekly\n`;
-    w = await newWorld({ channels: weekly, logs: logs(1, DEEPSEEK, 20, 300_000) });
     const monday = DateTime.now().setZone(TZ).startOf('week').set({ hour: 2, minute: 20 });
     const weekStart = Math.floor((monday > DateTime.now() ? monday.minus({ weeks: 1 }) : monday).toSeconds());
+    // 6M of the week's 10M, 15 to 34 minutes ago: no traffic in the last 10 minutes, so the rate read from the rows
+    // projects nothing now, and only the remembered demotion keeps it down at 02:20.
+    const earlier = logs(1, DEEPSEEK, 20, 300_000).map((l, i) => ({ ...l, created_at: Math.max(weekStart + 1, Math.floor(Date.now() / 1000) - 900 - i * 60) }));
+    w = await newWorld({ channels: weekly, logs: earlier });
     await resetDue(w, [1], Math.max(weekStart + 1, Math.floor(Date.now() / 1000) - 60));
     const r = await runCli(['once'], w.env);
     expect(r.code).toBe(0);

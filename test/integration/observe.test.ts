@@ -65,9 +65,12 @@ describe('run: metrics, health and alerts', () => {
     await new Promise((r) => setTimeout(r, 300));
     // A budget-projected alert may come too, depending on how far into today's window the test runs.
     const kinds = hook.got.map((g) => g.body.kind).filter((k) => k !== 'budget-projected').sort();
-    expect(kinds).toEqual(['budget-warning', 'budget-warning', 'channel-demoted']);
+    // volc-glm (2,000,000 of 2.4M in the last 10 minutes) is demoted by its projection on the first cycle: at that
+    // rate its rest goes in ~2 minutes, within one-api's default routing_delay of 600 s.
+    expect(kinds).toEqual(['budget-warning', 'budget-warning', 'channel-demoted', 'channel-demoted']);
     const sent = hook.got.length;
-    expect(hook.got.find((g) => g.body.kind === 'channel-demoted')!.body).toMatchObject({ source: 'quota-pilot', severity: 'warning', fields: { channel: 1, from: 100, to: 10 } });
+    expect(hook.got.filter((g) => g.body.kind === 'channel-demoted').map((g) => (g.body.fields as { channel: number }).channel).sort()).toEqual([1, 3]);
+    expect(hook.got.find((g) => g.body.kind === 'channel-demoted' && (g.body.fields as { channel: number }).channel === 1)!.body).toMatchObject({ source: 'quota-pilot', severity: 'warning', fields: { channel: 1, from: 100, to: 10 } });
     expect(dingtalk.got[0].url).toMatch(/^\/robot\/send\?access_token=abc&timestamp=\d+&sign=/);
 
     // Another cycle over the same world: nothing new to say.

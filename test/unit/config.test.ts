@@ -308,6 +308,7 @@ channels:
         demoted: 10,
         demotedSource: { file: 'p.yaml', line: 5, col: 10 },
         routingDelaySec: 600,
+        routingDelayAuto: true,
       },
     });
   });
@@ -370,24 +371,27 @@ describe('loadConfig', () => {
 });
 
 describe('routing_delay', () => {
-  const delayOf = (priorities: string, flavor?: Flavor) =>
-    parseConfig({ channels: { path: 'channels.yaml', text: CHANNELS }, priorities: { path: 'priorities.yaml', text: priorities } }, { flavor }).config?.routingDelaySec;
+  const delayOf = (priorities: string, flavor?: Flavor) => {
+    const c = parseConfig({ channels: { path: 'channels.yaml', text: CHANNELS }, priorities: { path: 'priorities.yaml', text: priorities } }, { flavor }).config;
+    return c && [c.routingDelaySec, c.routingDelayAuto];
+  };
 
   it.each([
     ['one-api', 600],
     ['new-api', 0],
     ['one-hub', 0],
-  ] as const)('defaults per flavor: %s -> %i s', (flavor, want) => {
-    expect(delayOf(PRIORITIES, flavor)).toBe(want);
+  ] as const)('not set: auto, starting from the flavor default: %s -> %i s', (flavor, want) => {
+    expect(delayOf(PRIORITIES, flavor)).toEqual([want, true]);
+    expect(delayOf(PRIORITIES + 'routing_delay: auto\n', flavor)).toEqual([want, true]);
   });
 
-  it('takes a whole number of seconds', () => {
-    expect(delayOf(PRIORITIES + 'routing_delay: 12\n', 'one-api')).toBe(12);
+  it('takes a whole number of seconds, which wins over any measurement', () => {
+    expect(delayOf(PRIORITIES + 'routing_delay: 12\n', 'one-api')).toEqual([12, false]);
   });
 
-  it.each(['-5', '1.5', '"60s"', '7200'])('refuses %s with file:line', (v) => {
+  it.each(['-5', '1.5', '"60s"', '7200', '"Auto"'])('refuses %s with file:line', (v) => {
     expect(issuesOf(CHANNELS, PRIORITIES + `routing_delay: ${v}\n`)).toEqual([
-      `error priorities.yaml:7:16 routing_delay: must be a whole number of seconds from 0 to 3600, e.g. 600 for one-api with its memory cache (got ${v})`,
+      `error priorities.yaml:7:16 routing_delay: must be auto (the default: measured from the rows after each demotion) or a whole number of seconds from 0 to 3600 (got ${v})`,
     ]);
   });
 });

@@ -35,7 +35,9 @@ it('queues many requests behind the rate cap with one listener on the stop signa
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     // 6 a minute: a burst of 5, then one every 10 s; the other 25 wait in the rate limiter.
-    const client = createClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, accessToken: 'tok', flavor: 'one-api', maxRequestsPerMinute: 6 });
+    // The rate limiter's own waits are left to run out after close(): unref'd, so they do not keep jest alive.
+    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+    const client = createClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, accessToken: 'tok', flavor: 'one-api', maxRequestsPerMinute: 6, sleep });
     const all = Array.from({ length: 30 }, () => client.getChannel(7).then(() => 'ok', (e: Error) => e.message));
     await new Promise((r) => setTimeout(r, 200));
     client.close();

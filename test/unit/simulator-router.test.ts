@@ -70,3 +70,31 @@ describe('route()', () => {
     await expect(startSimulator({ routing: { cacheSec: -1 } })).rejects.toThrow(/cacheSec/);
   });
 });
+
+describe('requests that last', () => {
+  it('are routed at their start and logged when they end, stamped then, with their duration on each flavor', async () => {
+    const s = await start({ flavor: 'one-api', channels: [free, paid], routing: { cacheSec: 12 } });
+    expect(s.route('DeepSeek-V3', { ...tokens, at: 1000, elapsedSec: 90.4 })).toBe(1);
+    s.channels[0].priority = 10;
+    expect(s.route('DeepSeek-V3', { ...tokens, at: 1005, elapsedSec: 5 })).toBe(1); // the cache as of 996
+    expect(s.logs).toEqual([]); // both still running
+    expect(s.route('DeepSeek-V3', { ...tokens, at: 1020 })).toBe(2);
+    expect(s.logs.map((l) => [l.id, l.created_at, l.channel, l.elapsed_ms])).toEqual([[1, 1010, 1, 5000], [2, 1020, 2, undefined]]);
+    s.flush();
+    expect(s.logs.map((l) => [l.id, l.created_at, l.elapsed_ms])).toEqual([[1, 1010, 5000], [2, 1020, undefined], [3, 1090, 90400]]);
+  });
+
+  it.each([
+    ['one-api', 'elapsed_time', 2500],
+    ['new-api', 'use_time', 3],
+    ['one-hub', 'request_time', 2500],
+  ] as const)('%s renders the duration as %s', async (flavor, field, want) => {
+    const s = await start({ flavor, channels: [free] });
+    s.route('DeepSeek-V3', { ...tokens, at: 1000, elapsedSec: 2.5 });
+    s.flush();
+    const res = await fetch(`${s.url}/api/log/?p=0&type=2`, { headers: { Authorization: `Bearer ${s.token}`, 'New-Api-User': '1' } });
+    const body = (await res.json()) as { data: unknown };
+    const list = (Array.isArray(body.data) ? body.data : (body.data as { items?: unknown[]; data?: unknown[] }).items ?? (body.data as { data: unknown[] }).data) as Array<Record<string, unknown>>;
+    expect(list[0][field]).toBe(want);
+  });
+});

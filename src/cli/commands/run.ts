@@ -1,5 +1,6 @@
 import { createNotifier } from '../../alerts/notifier.js';
-import { dashboardReport, dashboardRoutes, type DashboardDeps } from '../../dashboard/routes.js';
+import { ScrapedDays } from '../../dashboard/days.js';
+import { dashboardRoutes, type DashboardDeps } from '../../dashboard/routes.js';
 import { CycleWatch } from '../../dashboard/watch.js';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, formatIssue, type Config } from '../../config/types.js';
@@ -78,11 +79,17 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   const health = () =>
     healthOf({ ...daemon.health(), startedAt, nowMs: systemClock.now(), failThreshold: opts.unhealthyAfter, staleAfterMs: staleAfterMs(opts.interval) });
   const board: DashboardDeps = { config: () => daemon.config, flavor: connection.flavor, store, watch, health, now: () => systemClock.now(), startedAt };
+  // The daily totals on /metrics: made when scraped, from the state the cycles save (see ScrapedDays).
+  const days = new ScrapedDays(board);
+  metrics.daysFrom(
+    () => days.report(),
+    (err) => log.error({ err }, 'daily totals failed'),
+  );
   const daemon: Daemon = new Daemon({
     logDb: () => logDb.get(),
     client,
     flavor: connection.flavor,
-    store,
+    store: days.tap(store),
     log,
     clock: systemClock,
     config,
@@ -92,10 +99,6 @@ export async function runCommand(opts: RunOptions): Promise<number> {
     onCycle: (r) => {
       metrics.recordCycle(r, systemClock.now());
       watch.onCycle(r, systemClock.now(), !!opts.dryRun);
-      dashboardReport(board, 7).then(
-        (report) => metrics.recordDays(report),
-        (err: unknown) => log.error({ err }, 'daily totals failed'),
-      );
     },
     notify: (e) => {
       notifier.send(e);
@@ -106,11 +109,6 @@ export async function runCommand(opts: RunOptions): Promise<number> {
   let server: HttpServer | null = null;
   if (listen) server = await startHttpServer({ ...listen, metrics, log, health, access, routes: dashboardRoutes(board) });
   if (access?.warning) log.warn({ listen: server?.url, token: !!access.token }, access.warning);
-  log.info(
-    { flavor: connection.flavor, baseUrl: redactUrl(connection.baseUrl), usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', listenToken: !!access?.token, alertTargets: targets.map((t) => t.name) },
-    'quota-pilot started',
-  );
-  daemon.start();
   return new Promise<number>((resolve, reject) => {
     // A bug must not leave a half-dead daemon: log it and exit non-zero so systemd restarts us (Restart=on-failure).
     const crash = (err: unknown) => {
@@ -145,5 +143,12 @@ export async function runCommand(opts: RunOptions): Promise<number> {
       log.info({}, 'SIGHUP: reloading config');
       void daemon.reload();
     });
+    // Only now, with the handlers in place: a SIGTERM sent on seeing this line would otherwise kill the process
+    // (no handler yet means the default action) instead of stopping it cleanly.
+    log.info(
+      { flavor: connection.flavor, baseUrl: redactUrl(connection.baseUrl), usageSource: config.usageSource ?? 'api', intervalSec: opts.interval, dryRun: !!opts.dryRun, configDir: ctx.configDir, stateDir: ctx.stateDir, maxRequestsPerMinute: connection.maxRequestsPerMinute, listen: server?.url ?? 'off', listenToken: !!access?.token, alertTargets: targets.map((t) => t.name) },
+      'quota-pilot started',
+    );
+    daemon.start();
   });
 }
