@@ -188,7 +188,7 @@ try {
 say('done');
 console.log(`quota-pilot database-source bench (node ${process.version}, ${cpus().length} CPUs; CLI = node dist/cli/main.js, usage.source: database)\n`);
 console.log(renderTable(rows));
-console.log('\nThe logs table has OneAPI\'s indexes (created_at+type, channel_id, model_name); rows are spread over 6 channels, 4 of them budgeted.');
+console.log("\nThe logs table is one-api's own (test/fixtures/oneapi-ddl), with its indexes; on MariaDB and PostgreSQL rows are spread over 6 channels, 4 of them budgeted; on SQLite over 20, 10 budgeted.");
 if (failures.length) {
   console.log(`\n${failures.length} problem(s):\n${failures.map((f) => `- ${f}`).join('\n')}`);
   process.exitCode = 1;
